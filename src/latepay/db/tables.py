@@ -1,0 +1,211 @@
+"""Database tables of GUIDE §2, as SQLAlchemy 2 declarative models.
+
+Imported data (customers ... economic_indicators) carries a ``row_hash``: a fingerprint of the
+canonical values as imported, so a re-import can tell unchanged rows from changed ones without
+comparing every column. Tables written by latepay itself (predictions, outcomes, reminders,
+models) have surrogate keys and timestamps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Money is exact in the database (NUMERIC); analytics read it as float.
+Money = Numeric(18, 4, asdecimal=False)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, the only clock the tables use."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON, dt.datetime: DateTime(timezone=True)}
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(64), index=True)
+    country: Mapped[str | None] = mapped_column(String(64), index=True)
+    segment: Mapped[str | None] = mapped_column(String(64))
+    credit_limit: Mapped[float | None] = mapped_column(Money)
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
+    customer_since: Mapped[dt.date | None] = mapped_column(Date)
+    excluded_from_outreach: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Created because an invoice referenced it before any customer file did.
+    auto_created: Mapped[bool] = mapped_column(Boolean, default=False)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (Index("ix_invoices_customer_issue", "customer_id", "issue_date"),)
+
+    invoice_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    issue_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[float] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    payment_method: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    settled_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Negative amounts: kept for the ledger, excluded from training.
+    is_credit_note: Mapped[bool] = mapped_column(Boolean, default=False)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.invoice_id"), index=True)
+    paid_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[float] = mapped_column(Money)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+
+    dispute_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    opened_date: Mapped[dt.date] = mapped_column(Date)
+    resolved_date: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    row_hash: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+
+    interaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EconomicIndicator(Base):
+    """One published value of an indicator; ``key`` is an industry, a country or '' (global)."""
+
+    __tablename__ = "economic_indicators"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_invoice_scored", "invoice_id", "scored_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    as_of: Mapped[dt.datetime]
+    scored_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    inputs_hash: Mapped[str] = mapped_column(String(64))
+    p_late: Mapped[float] = mapped_column(Float)
+    bucket_probabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expected_days_late: Mapped[float] = mapped_column(Float)
+    risk_tier: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Outcome(Base):
+    """What a collector learned: a promise to pay, a dispute, a contact result or a note."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.invoice_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    promised_date: Mapped[dt.date | None] = mapped_column(Date)
+    paid_date: Mapped[dt.date | None] = mapped_column(Date)
+    contact_result: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(128))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Reminder(Base):
+    """A message scheduled or sent; ``idempotency_key`` makes sending at most once."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    invoice_ids: Mapped[dict[str, Any]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(128))
+    scheduled_for: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    """The registry: one row per trained model, pointing at its folder."""
+
+    __tablename__ = "models"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    path: Mapped[str] = mapped_column(String(1024))
+    data_hash: Mapped[str] = mapped_column(String(64))
+    trained_from: Mapped[dt.date | None] = mapped_column(Date)
+    trained_to: Mapped[dt.date | None] = mapped_column(Date)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    decision: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    promoted_at: Mapped[dt.datetime | None]
