@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from latepay.features.labels import LabelSpec
+
 
 class Settings(BaseSettings):
     """latepay's configuration, read once from the environment."""
@@ -35,6 +37,17 @@ class Settings(BaseSettings):
         "the default gives on_time, late_1_30, late_31_plus.",
     )
 
+    risk_tier_cutoffs: tuple[float, float, float] = Field(
+        default=(0.25, 0.5, 0.75),
+        description="P(late) from which an invoice is medium, high and critical risk.",
+    )
+    cost_missed_late: float = Field(
+        default=3.0, gt=0, description="Cost of a late invoice that was not flagged."
+    )
+    cost_needless_reminder: float = Field(
+        default=1.0, gt=0, description="Cost of flagging an invoice that is then paid on time."
+    )
+
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -44,6 +57,19 @@ class Settings(BaseSettings):
 
     dask_scheduler: str | None = None
 
+    @field_validator("risk_tier_cutoffs")
+    @classmethod
+    def _cutoffs_increase(cls, cutoffs: tuple[float, ...]) -> tuple[float, ...]:
+        if list(cutoffs) != sorted(set(cutoffs)) or not all(0 < c < 1 for c in cutoffs):
+            raise ValueError(
+                f"risk_tier_cutoffs must be three increasing probabilities, got {cutoffs!r}"
+            )
+        return cutoffs
+
+    def label_spec(self) -> LabelSpec:
+        """How lateness is measured, from grace_days and bucket_edges."""
+        return LabelSpec(grace_days=self.grace_days, bucket_edges=self.bucket_edges)
+
     @field_validator("bucket_edges")
     @classmethod
     def _edges_increase(cls, edges: tuple[int, ...]) -> tuple[int, ...]:
@@ -52,16 +78,6 @@ class Settings(BaseSettings):
                 f"bucket_edges must be strictly increasing positive day counts, got {edges!r}"
             )
         return edges
-
-    def bucket_names(self) -> list[str]:
-        """Names of the lateness buckets, e.g. ``['on_time', 'late_1_30', 'late_31_plus']``."""
-        names = ["on_time"]
-        lower = 1
-        for edge in self.bucket_edges:
-            names.append(f"late_{lower}_{edge}")
-            lower = edge + 1
-        names.append(f"late_{lower}_plus")
-        return names
 
 
 @lru_cache(maxsize=1)

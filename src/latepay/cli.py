@@ -1,0 +1,437 @@
+"""The ``latepay`` command line: thin commands over the library modules.
+
+Errors a person can act on (:class:`latepay.errors.LatepayError`) are printed as one line on
+stderr with a non-zero exit; ``--json`` switches output to machine-readable JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from latepay.config import Settings
+from latepay.errors import LatepayError
+
+app = typer.Typer(
+    name="latepay",
+    help="Predict which invoices will be paid late, explain why, and act on it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+error_console = Console(stderr=True)
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    json_output: bool
+
+    def engine(self):
+        from latepay.db import make_engine
+
+        return make_engine(self.settings.database_url)
+
+    def migrated_engine(self):
+        from latepay.db import upgrade_to_head
+
+        engine = self.engine()
+        upgrade_to_head(engine)
+        return engine
+
+    def emit(self, data: dict[str, Any]) -> None:
+        """Print ``data`` as JSON when --json was given (callers print tables otherwise)."""
+        typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (default: LATEPAY_DATABASE_URL or sqlite)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print machine-readable JSON.")
+    ] = False,
+) -> None:
+    overrides = {"database_url": db} if db else {}
+    ctx.obj = CliContext(settings=Settings(**overrides), json_output=json_output)
+
+
+def _progress_bar():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+    )
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the database tables, or upgrade them to the newest schema."""
+    cli: CliContext = ctx.obj
+    cli.migrated_engine()
+    if cli.json_output:
+        cli.emit({"database": cli.settings.database_url, "status": "ready"})
+    else:
+        console.print(f"Database ready: {cli.settings.database_url}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    mapping: Annotated[Path, typer.Argument(help="Mapping YAML describing the export files.")],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder the mapping's paths are relative to (default: its own)."),
+    ] = None,
+) -> None:
+    """Import ERP/billing exports described by a column mapping (idempotent)."""
+    from latepay.ingest import import_mapping
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    with _progress_bar() as progress:
+        tasks: dict[str, Any] = {}
+
+        def report_progress(entity: str, done: int, total: int) -> None:
+            if entity not in tasks:
+                tasks[entity] = progress.add_task(entity, total=total)
+            progress.update(tasks[entity], completed=done, total=total)
+
+        report = import_mapping(engine, mapping, data_dir=data_dir, progress=report_progress)
+    if cli.json_output:
+        cli.emit(report.to_dict())
+    else:
+        _print_import_report(report)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _print_import_report(report) -> None:
+    table = Table(title="Import")
+    for column in ("entity", "file", "inserted", "updated", "unchanged", "rejected"):
+        table.add_column(column, justify="left" if column in ("entity", "file") else "right")
+    for entity, counts in report.entities.items():
+        if counts.skipped:
+            table.add_row(entity, str(counts.file), "-", "-", "-", "-", style="dim")
+            continue
+        table.add_row(
+            entity,
+            str(counts.file),
+            f"{counts.inserted:,}",
+            f"{counts.updated:,}",
+            f"{counts.unchanged:,}",
+            f"{counts.rejected:,}",
+        )
+    console.print(table)
+    for warning in report.warnings:
+        error_console.print(f"[yellow]warning:[/] {warning}")
+    for error in report.errors[:50]:
+        error_console.print(f"[red]error:[/] {error}")
+    if len(report.errors) > 50:
+        error_console.print(f"[red]... and {len(report.errors) - 50:,} more errors[/]")
+    if report.ok and report.nothing_changed:
+        console.print("Nothing changed: every row was already imported.")
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Folder to write the ledger files into.")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    months: Annotated[int, typer.Option(min=1, help="Months of history.")] = 36,
+    file_format: Annotated[
+        str, typer.Option("--format", help="csv or parquet.", case_sensitive=False)
+    ] = "csv",
+) -> None:
+    """Write a realistic synthetic AR ledger, its mapping.yaml and the true probabilities."""
+    from latepay.synthetic import generate_ledger
+
+    cli: CliContext = ctx.obj
+    if file_format not in ("csv", "parquet"):
+        raise LatepayError(f"--format must be csv or parquet, got {file_format!r}")
+    with _progress_bar() as progress:
+        task = progress.add_task("generating", total=100)
+
+        def report_progress(stage: str, fraction: float) -> None:
+            progress.update(task, description=stage, completed=round(100 * fraction))
+
+        summary = generate_ledger(
+            out,
+            customers=customers,
+            seed=seed,
+            months=months,
+            file_format=file_format,
+            progress=report_progress,
+        )
+    data = {
+        "out": str(out),
+        "customers": summary.customers,
+        "invoices": summary.invoices,
+        "payments": summary.payments,
+        "late_rate": round(summary.late_rate, 4),
+        "first_issue_date": summary.first_issue_date.isoformat(),
+        "last_issue_date": summary.last_issue_date.isoformat(),
+    }
+    if cli.json_output:
+        cli.emit(data)
+    else:
+        console.print(
+            f"Wrote {summary.invoices:,} invoices of {summary.customers:,} customers to {out} "
+            f"(late rate {summary.late_rate:.1%}); import with: latepay import {out}/mapping.yaml"
+        )
+
+
+@app.command()
+def summary(ctx: typer.Context) -> None:
+    """Show what the database holds: customers, invoices, late rate, date range."""
+    cli: CliContext = ctx.obj
+    _show_summary(cli)
+
+
+def _show_summary(cli: CliContext) -> None:
+    from latepay.db.summary import summarize_ledger
+
+    ledger = summarize_ledger(cli.migrated_engine())
+    if cli.json_output:
+        cli.emit(ledger.to_dict())
+        return
+    table = Table(title="Ledger", show_header=False)
+    table.add_row("customers", f"{ledger.customers:,}")
+    table.add_row("invoices", f"{ledger.invoices:,}")
+    table.add_row("  settled", f"{ledger.settled_invoices:,}")
+    table.add_row("  open", f"{ledger.open_invoices:,}")
+    table.add_row("payments", f"{ledger.payments:,}")
+    rate = ledger.late_rate
+    table.add_row("late rate (settled)", f"{rate:.1%}" if rate is not None else "-")
+    table.add_row("issued from", str(ledger.first_issue_date or "-"))
+    table.add_row("issued to", str(ledger.last_issue_date or "-"))
+    console.print(table)
+
+
+def _load_ledger(cli: CliContext):
+    from latepay.errors import NotEnoughDataError
+    from latepay.features import load_ledger
+
+    with error_console.status("Reading the ledger"):
+        ledger = load_ledger(cli.migrated_engine())
+    if ledger.invoices.empty:
+        raise NotEnoughDataError("the database has no invoices; run `latepay import` first")
+    return ledger
+
+
+def _parse_date(value: str | None, option: str):
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value).normalize()
+    except ValueError as error:
+        raise LatepayError(f"{option} must be a date like 2024-06-01, got {value!r}") from error
+
+
+ModelKind = Annotated[str, typer.Option("--model", help="gbm (default) or seed (the baseline).")]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("gbm", "seed"):
+        raise LatepayError(f"--model must be gbm or seed, got {kind!r}")
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    kind: ModelKind = "gbm",
+    promote: Annotated[
+        bool, typer.Option(help="Make the new model the champion that scoring uses.")
+    ] = True,
+) -> None:
+    """Train a model on every outcome known today, measure it on a holdout, register it."""
+    from latepay.learning.train import train_and_register
+
+    cli: CliContext = ctx.obj
+    _check_kind(kind)
+    ledger = _load_ledger(cli)
+    with error_console.status(f"Training {kind}"):
+        run = train_and_register(cli.engine(), ledger, cli.settings, kind=kind, promote=promote)
+    summary = {
+        "version": run.version,
+        "kind": run.kind,
+        "training_rows": run.rows,
+        "promoted": run.promoted,
+        "holdout": {k: v for k, v in run.holdout_metrics.items() if k != "confusion_matrix"},
+    }
+    if cli.json_output:
+        cli.emit(summary)
+        return
+    metrics = run.holdout_metrics
+    console.print(
+        f"Registered {run.version} ({run.rows:,} invoices"
+        f"{', champion' if run.promoted else ''}). Holdout: ROC AUC {metrics['roc_auc']:.3f}, "
+        f"PR AUC {metrics['pr_auc']:.3f}, Brier {metrics['brier']:.3f}, "
+        f"accuracy {metrics['accuracy']:.3f}"
+    )
+
+
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    cutoff: Annotated[
+        str | None,
+        typer.Option(help="Train on what was known before this date (default: newest 25%)."),
+    ] = None,
+    output: Annotated[Path, typer.Option(help="CSV file for the predictions.")] = Path(
+        "backtest.csv"
+    ),
+    kind: ModelKind = "gbm",
+) -> None:
+    """Train only on what was known before CUTOFF, score every invoice issued from it on."""
+    from latepay.evaluation.backtest import default_cutoff, run_backtest
+    from latepay.evaluation.metrics import classification_metrics
+
+    cli: CliContext = ctx.obj
+    _check_kind(kind)
+    ledger = _load_ledger(cli)
+    cutoff_day = _parse_date(cutoff, "--cutoff") or default_cutoff(ledger)
+    with error_console.status(f"Backtesting {kind} from {cutoff_day:%Y-%m-%d}"):
+        result = run_backtest(
+            ledger,
+            cutoff=cutoff_day,
+            kind=kind,
+            spec=cli.settings.label_spec(),
+            tier_cutoffs=cli.settings.risk_tier_cutoffs,
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.predictions[result.output_columns()].to_csv(output, index=False)
+    scored = result.predictions.loc[result.outcomes.index, "p_late"].to_numpy()
+    metrics = classification_metrics(
+        result.outcomes["is_late"].to_numpy(), scored, result.model.threshold_
+    )
+    summary = {
+        "cutoff": f"{cutoff_day:%Y-%m-%d}",
+        "training_rows": result.training_rows,
+        "scored": len(result.predictions),
+        "with_known_outcome": len(result.outcomes),
+        "output": str(output),
+        **{k: v for k, v in metrics.items() if k != "confusion_matrix"},
+    }
+    if cli.json_output:
+        cli.emit(summary)
+        return
+    console.print(
+        f"Backtest of {kind} from {summary['cutoff']}: trained on {result.training_rows:,}, "
+        f"scored {len(result.predictions):,} invoices ({len(result.outcomes):,} with a known "
+        f"outcome) -> {output}\nROC AUC {metrics['roc_auc']:.3f}, PR AUC {metrics['pr_auc']:.3f}, "
+        f"Brier {metrics['brier']:.3f}, ECE {metrics['ece']:.3f}, "
+        f"accuracy {metrics['accuracy']:.3f}, F1 late {metrics['f1_late']:.3f}"
+    )
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="HTML report to write.")] = Path("report.html"),
+    cutoff: Annotated[
+        str | None,
+        typer.Option(help="Train before this date, test after (default: newest 25%)."),
+    ] = None,
+) -> None:
+    """Backtest seed and gbm side by side and write the evaluation report."""
+    from latepay.evaluation.comparison import compare_models
+
+    cli: CliContext = ctx.obj
+    ledger = _load_ledger(cli)
+    with error_console.status("Backtesting seed and gbm"):
+        comparison = compare_models(
+            ledger,
+            cutoff=_parse_date(cutoff, "--cutoff"),
+            settings=cli.settings,
+            output=output,
+            title=cli.settings.database_url,
+        )
+    if cli.json_output:
+        cli.emit(comparison.to_dict())
+        return
+    _print_comparison(comparison)
+
+
+def _print_comparison(comparison) -> None:
+    table = Table(title=f"Backtest from {comparison.cutoff:%Y-%m-%d} (test: newer invoices)")
+    table.add_column("metric")
+    for name in comparison.metrics:
+        table.add_column(name, justify="right")
+    for metric in ("roc_auc", "pr_auc", "brier", "ece", "accuracy", "f1_late", "threshold"):
+        table.add_row(metric, *(f"{m[metric]:.3f}" for m in comparison.metrics.values()))
+    table.add_row("training seconds", *(f"{s:.1f}" for s in comparison.training_seconds.values()))
+    console.print(table)
+    console.print(f"Report: {comparison.report_path}")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    workdir: Annotated[
+        Path, typer.Option(help="Folder for the demo's database and outputs.")
+    ] = Path("demo-output"),
+) -> None:
+    """Run the main job on the bundled sample ledger: import it and summarise it."""
+    from latepay.ingest import import_mapping
+    from latepay.sample import sample_mapping_path
+
+    cli: CliContext = ctx.obj
+    workdir.mkdir(parents=True, exist_ok=True)
+    if "database_url" not in cli.settings.model_fields_set:
+        cli.settings = cli.settings.model_copy(
+            update={"database_url": f"sqlite:///{workdir / 'latepay.db'}"}
+        )
+    engine = cli.migrated_engine()
+    report = import_mapping(engine, sample_mapping_path())
+    if not report.ok:
+        _print_import_report(report)
+        raise typer.Exit(code=1)
+    if not cli.json_output:
+        console.print(f"Imported the bundled sample into {cli.settings.database_url}")
+    _show_summary(cli)
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line and exit code 1."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        app()
+    except LatepayError as error:
+        _fail(str(error))
+    except ArgumentError as error:
+        _fail(f"the database URL is not valid: {error}. Example: sqlite:///latepay.db")
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        _fail(f"cannot use the database: {reason}")
+
+
+def _fail(message: str) -> None:
+    error_console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)

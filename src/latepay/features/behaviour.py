@@ -1,0 +1,101 @@
+"""Customer behaviour as of a moment: disputes, service contacts, payment-method changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from latepay.features.events import EventStream, GroupCodes, day_numbers
+
+RECENT_DISPUTE_DAYS = 90
+INTERACTION_WINDOWS_DAYS = (30, 90)
+# Topics containing this word count as complaints, which weigh more than other contacts.
+COMPLAINT_WORD = "complain"
+
+
+def dispute_features(
+    disputes: pd.DataFrame,
+    codes: GroupCodes,
+    query_groups: np.ndarray,
+    query_days: np.ndarray,
+    issued_before: np.ndarray,
+) -> pd.DataFrame:
+    """Disputes opened before the moment: count, still open at it, per invoice, recent."""
+    groups = codes.encode(disputes["customer_id"])
+    opened = EventStream(groups, day_numbers(disputes["opened_date"]))
+    resolved = EventStream(groups, day_numbers(disputes["resolved_date"]))
+    q, t = query_groups, query_days
+    count = opened.total_before("count", q, t)
+    rate = np.full(len(q), np.nan)
+    np.divide(count, issued_before, out=rate, where=issued_before > 0)
+    return pd.DataFrame(
+        {
+            "disputes_count": count,
+            "disputes_open": count - resolved.total_before("count", q, t),
+            "disputes_per_invoice": rate,
+            f"disputes_{RECENT_DISPUTE_DAYS}d": opened.total_between(
+                "count", q, t, RECENT_DISPUTE_DAYS
+            ),
+        }
+    )
+
+
+def interaction_features(
+    interactions: pd.DataFrame,
+    codes: GroupCodes,
+    query_groups: np.ndarray,
+    query_days: np.ndarray,
+) -> pd.DataFrame:
+    """Customer-service contacts logged in the last 30 and 90 days, complaints apart."""
+    groups = codes.encode(interactions["customer_id"])
+    topic = interactions["topic"].fillna("").astype(str).str.lower()
+    is_complaint = topic.str.contains(COMPLAINT_WORD, regex=False).to_numpy()
+    contacts = EventStream(
+        groups, day_numbers(interactions["date"]), {"complaint": is_complaint.astype(np.int64)}
+    )
+    out = {}
+    for window in INTERACTION_WINDOWS_DAYS:
+        out[f"contacts_{window}d"] = contacts.total_between(
+            "count", query_groups, query_days, window
+        )
+        out[f"complaints_{window}d"] = contacts.total_between(
+            "complaint", query_groups, query_days, window
+        )
+    return pd.DataFrame(out)
+
+
+def payment_method_features(
+    invoices: pd.DataFrame,
+    codes: GroupCodes,
+    query_groups: np.ndarray,
+    query_days: np.ndarray,
+    query_methods: pd.Series,
+) -> pd.DataFrame:
+    """How often the customer changed payment method, and whether this invoice changes it.
+
+    A change is an invoice whose method differs from the customer's previous invoice (in issue
+    order); invoices without a method are left out.
+    """
+    known = invoices[invoices["payment_method"].notna()].sort_values(
+        ["customer_id", "issue_date", "invoice_id"], kind="stable"
+    )
+    method = known["payment_method"].astype(str)
+    previous = method.groupby(known["customer_id"], sort=False).shift()
+    changed = (previous.notna() & (method != previous)).to_numpy().astype(np.int64)
+    groups = codes.encode(known["customer_id"])
+    issued = EventStream(groups, day_numbers(known["issue_date"]), {"changed": changed})
+    last = issued.last_event_before(query_groups, query_days)
+    last_method = np.full(len(last), None, dtype=object)
+    last_method[last >= 0] = method.to_numpy(dtype=object)[last[last >= 0]]
+    this_method = query_methods.to_numpy(dtype=object)
+    differs = np.where(
+        (last >= 0) & pd.notna(this_method),
+        (this_method != last_method).astype(float),
+        np.nan,
+    )
+    return pd.DataFrame(
+        {
+            "payment_method_changes": issued.total_before("changed", query_groups, query_days),
+            "payment_method_differs_from_last": differs,
+        }
+    )

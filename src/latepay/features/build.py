@@ -1,0 +1,202 @@
+"""One entry point for every feature of an invoice, as of a moment.
+
+:func:`build_features` is the only way features are made: training, backtests, batch scoring
+and the live API call it, so an invoice scored at issuance gets exactly the features a backtest
+gives it for the same moment. Events dated on or after the moment are never used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from latepay.features.behaviour import (
+    dispute_features,
+    interaction_features,
+    payment_method_features,
+)
+from latepay.features.economy import economy_features
+from latepay.features.events import GroupCodes, day_numbers
+from latepay.features.history import history_features
+from latepay.features.ledger import Ledger
+
+# Categorical features; every other feature is numeric.
+BASE_CATEGORICAL = ("payment_method", "channel", "currency", "industry", "country", "segment")
+QUERY_REQUIRED_COLUMNS = ("customer_id", "issue_date", "due_date", "amount")
+
+
+def build_features(
+    ledger: Ledger,
+    queries: pd.DataFrame,
+    *,
+    moments: pd.Series | None = None,
+    grace_days: int = 0,
+) -> pd.DataFrame:
+    """Features of each invoice in ``queries`` as of its moment.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        What is known; only events strictly before each moment are used.
+    queries : DataFrame
+        Invoices to describe, with at least customer_id, issue_date, due_date and amount, and
+        optionally payment_method, channel, currency and ``inv_`` extra features. They may or may
+        not be part of the ledger.
+    moments : Series of datetime, optional
+        The moment each invoice is scored, aligned with ``queries``; defaults to its issue date.
+        Only the day counts: events on the moment's day are not yet known.
+    grace_days : int, default 0
+        Days after the due date that still count as on time in the customer's history.
+
+    Returns
+    -------
+    DataFrame
+        One row per query, same index; categorical features as strings (see
+        :func:`categorical_features`), the others as floats.
+    """
+    missing = [c for c in QUERY_REQUIRED_COLUMNS if c not in queries]
+    if missing:
+        raise ValueError(f"queries lack the columns {missing}; they have {list(queries.columns)}")
+    original_index = queries.index
+    queries = queries.reset_index(drop=True)
+    issue = pd.to_datetime(queries["issue_date"]).dt.normalize()
+    due = pd.to_datetime(queries["due_date"]).dt.normalize()
+    moment = issue if moments is None else pd.to_datetime(pd.Series(moments).reset_index(drop=True))
+    query_days = day_numbers(moment.dt.normalize())
+    customer_ids = queries["customer_id"].astype(str)
+
+    codes = GroupCodes(
+        ledger.customers["customer_id"], ledger.invoices["customer_id"], customer_ids
+    )
+    groups = codes.encode(customer_ids)
+    amounts = queries["amount"].to_numpy(dtype=float)
+
+    customers = _customer_attributes(ledger, customer_ids)
+    history = history_features(
+        ledger.invoices, codes, groups, query_days, amounts, grace_days=grace_days
+    )
+    parts = [
+        _invoice_attributes(queries, issue, due),
+        customers.drop(columns=["customer_since"]),
+        _customer_tenure(customers["customer_since"], ledger, codes, groups, query_days),
+        history,
+        _credit_utilisation(history["open_amount"], amounts, customers["credit_limit"]),
+        dispute_features(
+            ledger.disputes, codes, groups, query_days, history["customer_invoice_count"]
+        ),
+        interaction_features(ledger.interactions, codes, groups, query_days),
+        payment_method_features(
+            ledger.invoices, codes, groups, query_days, _optional(queries, "payment_method")
+        ),
+        economy_features(ledger.indicators, customers, query_days),
+    ]
+    features = pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
+    features.index = original_index
+    return features
+
+
+def categorical_features(features: pd.DataFrame) -> list[str]:
+    """Names of the categorical columns among ``features`` (base ones and text extras)."""
+    return [
+        column
+        for column in features.columns
+        if column in BASE_CATEGORICAL
+        or (column.startswith(("inv_", "cust_")) and features[column].dtype == object)
+    ]
+
+
+def _invoice_attributes(queries: pd.DataFrame, issue: pd.Series, due: pd.Series) -> pd.DataFrame:
+    amount = queries["amount"].astype(float)
+    month_end = issue + pd.offsets.MonthEnd(0)
+    is_month_end = (month_end - issue).dt.days < 3
+    out = pd.DataFrame(
+        {
+            "amount_log": np.sign(amount) * np.log1p(amount.abs()),
+            "terms_days": (due - issue).dt.days.astype(float),
+            "issue_weekday": issue.dt.weekday.astype(float),
+            "issue_month": issue.dt.month.astype(float),
+            "is_month_end": is_month_end.astype(float),
+            "is_quarter_end": (is_month_end & issue.dt.month.isin([3, 6, 9, 12])).astype(float),
+            "payment_method": _optional(queries, "payment_method"),
+            "channel": _optional(queries, "channel"),
+            "currency": _optional(queries, "currency"),
+        }
+    )
+    for column in sorted(c for c in queries.columns if c.startswith("inv_")):
+        out[column] = _numeric_if_possible(queries[column])
+    return out
+
+
+def _customer_attributes(ledger: Ledger, customer_ids: pd.Series) -> pd.DataFrame:
+    columns = [
+        "industry",
+        "country",
+        "segment",
+        "credit_limit",
+        "customer_since",
+        *sorted(ledger.customer_extra_columns),
+    ]
+    table = ledger.customers.drop_duplicates("customer_id").set_index("customer_id")[columns]
+    out = table.reindex(customer_ids.to_numpy()).reset_index(drop=True)
+    for column in ("industry", "country", "segment"):
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    out["credit_limit"] = pd.to_numeric(out["credit_limit"], errors="coerce").astype(float)
+    for column in ledger.customer_extra_columns:
+        out[column] = _numeric_if_possible(out[column])
+    return out
+
+
+def _customer_tenure(
+    customer_since: pd.Series,
+    ledger: Ledger,
+    codes: GroupCodes,
+    groups: np.ndarray,
+    query_days: np.ndarray,
+) -> pd.DataFrame:
+    """Days the customer has been known: since customer_since, else since its first invoice."""
+    first_issue = ledger.invoices.groupby("customer_id")["issue_date"].min()
+    first_day = np.full(codes.size, np.nan)
+    first_day[codes.encode(first_issue.index)] = day_numbers(first_issue.to_numpy())
+    first_invoice_day = first_day[groups]
+    # An invoice issued on or after the moment is not yet known.
+    first_invoice_day[first_invoice_day >= query_days] = np.nan
+    since_day = np.where(
+        customer_since.notna().to_numpy(),
+        day_numbers(pd.to_datetime(customer_since)).astype(float),
+        np.nan,
+    )
+    known_since = np.fmin(since_day, first_invoice_day)
+    return pd.DataFrame({"customer_tenure_days": query_days - known_since})
+
+
+def _credit_utilisation(
+    open_amount: pd.Series, amounts: np.ndarray, credit_limit: pd.Series
+) -> pd.DataFrame:
+    limit = credit_limit.to_numpy(dtype=float)
+    utilisation = np.full(len(limit), np.nan)
+    np.divide(open_amount.to_numpy() + amounts, limit, out=utilisation, where=limit > 0)
+    return pd.DataFrame({"credit_utilisation": utilisation})
+
+
+def _optional(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series([None] * len(frame), dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), None)
+
+
+_BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+
+
+def _numeric_if_possible(values: pd.Series) -> pd.Series:
+    """Extras are numbers when every known value is one (booleans count as 0/1), else text."""
+    if values.dtype == bool:
+        return values.astype(float)
+    known = values.dropna()
+    as_words = known.astype(str).str.strip().str.lower()
+    if len(known) and as_words.isin(_BOOLEAN_WORDS.keys()).all():
+        return values.astype(str).str.strip().str.lower().map(_BOOLEAN_WORDS).astype(float)
+    numbers = pd.to_numeric(known, errors="coerce")
+    if numbers.notna().all():
+        return pd.to_numeric(values, errors="coerce").astype(float)
+    return values.astype(object).where(values.notna(), None)

@@ -1,0 +1,208 @@
+"""The ledger as data frames: everything feature builders may look at.
+
+A :class:`Ledger` is what latepay knows about customers and their invoices, payments, disputes,
+interactions and the economy. Feature builders only ever see a ledger plus a moment, and use
+nothing of it dated on or after that moment, so the same code serves a backtest over years of
+history and a live score of one invoice (given only that customer's part of the ledger).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from latepay.db.tables import Customer, Dispute, EconomicIndicator, Interaction, Invoice
+
+INVOICE_COLUMNS = [
+    "invoice_id",
+    "customer_id",
+    "issue_date",
+    "due_date",
+    "amount",
+    "currency",
+    "payment_method",
+    "channel",
+    "settled_date",
+    "is_credit_note",
+]
+CUSTOMER_COLUMNS = [
+    "customer_id",
+    "industry",
+    "country",
+    "segment",
+    "credit_limit",
+    "payment_terms_days",
+    "customer_since",
+]
+DATE_COLUMNS = {
+    "invoices": ["issue_date", "due_date", "settled_date"],
+    "customers": ["customer_since"],
+    "disputes": ["opened_date", "resolved_date"],
+    "interactions": ["date"],
+    "indicators": ["period"],
+}
+INVOICE_EXTRA_PREFIX = "inv_"
+CUSTOMER_EXTRA_PREFIX = "cust_"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Data frames of the canonical entities; dates are ``datetime64[s]`` at midnight.
+
+    Attributes
+    ----------
+    invoices : DataFrame
+        :data:`INVOICE_COLUMNS` plus the mapping's extra features, prefixed ``inv_``.
+    customers : DataFrame
+        :data:`CUSTOMER_COLUMNS` plus extra features, prefixed ``cust_``.
+    disputes : DataFrame
+        customer_id, invoice_id, opened_date, resolved_date.
+    interactions : DataFrame
+        customer_id, date, topic.
+    indicators : DataFrame
+        name, key ('' for global), period (first day of the month), value.
+    """
+
+    invoices: pd.DataFrame
+    customers: pd.DataFrame
+    disputes: pd.DataFrame
+    interactions: pd.DataFrame
+    indicators: pd.DataFrame
+
+    @classmethod
+    def from_frames(
+        cls,
+        *,
+        invoices: pd.DataFrame,
+        customers: pd.DataFrame | None = None,
+        disputes: pd.DataFrame | None = None,
+        interactions: pd.DataFrame | None = None,
+        indicators: pd.DataFrame | None = None,
+    ) -> Ledger:
+        """Build a ledger from frames with canonical columns, filling in what is missing."""
+        invoices = invoices.copy()
+        for column in INVOICE_COLUMNS:
+            if column not in invoices:
+                invoices[column] = False if column == "is_credit_note" else None
+        if customers is None:
+            customers = pd.DataFrame({"customer_id": invoices["customer_id"].unique()})
+        customers = customers.copy()
+        for column in CUSTOMER_COLUMNS:
+            if column not in customers:
+                customers[column] = None
+        frames = {
+            "invoices": invoices,
+            "customers": customers,
+            "disputes": _or_empty(
+                disputes, ["customer_id", "invoice_id", "opened_date", "resolved_date"]
+            ),
+            "interactions": _or_empty(interactions, ["customer_id", "date", "topic"]),
+            "indicators": _or_empty(indicators, ["name", "key", "period", "value"]),
+        }
+        for name, columns in DATE_COLUMNS.items():
+            for column in columns:
+                frames[name][column] = _to_day(frames[name][column])
+        frames["indicators"]["key"] = frames["indicators"]["key"].fillna("").astype(str)
+        for name in ("invoices", "customers", "disputes", "interactions"):
+            frames[name]["customer_id"] = frames[name]["customer_id"].astype(str)
+        frames["invoices"]["amount"] = frames["invoices"]["amount"].astype(float)
+        frames["invoices"]["is_credit_note"] = frames["invoices"]["is_credit_note"].astype(bool)
+        return cls(**frames)
+
+    def for_customers(self, customer_ids: Iterable[str]) -> Ledger:
+        """The part of the ledger about ``customer_ids`` (economic indicators are kept whole)."""
+        wanted = set(customer_ids)
+        return replace(
+            self,
+            invoices=self.invoices[self.invoices["customer_id"].isin(wanted)],
+            customers=self.customers[self.customers["customer_id"].isin(wanted)],
+            disputes=self.disputes[self.disputes["customer_id"].isin(wanted)],
+            interactions=self.interactions[self.interactions["customer_id"].isin(wanted)],
+        )
+
+    @property
+    def invoice_extra_columns(self) -> list[str]:
+        return [c for c in self.invoices.columns if c.startswith(INVOICE_EXTRA_PREFIX)]
+
+    @property
+    def customer_extra_columns(self) -> list[str]:
+        return [c for c in self.customers.columns if c.startswith(CUSTOMER_EXTRA_PREFIX)]
+
+
+def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) -> Ledger:
+    """Read the ledger from the database, optionally only for some customers.
+
+    Parameters
+    ----------
+    engine : Engine
+        A migrated latepay database.
+    customer_ids : iterable of str, optional
+        Restrict customers, invoices, disputes and interactions to these customers; live
+        scoring reads one customer's history this way.
+    """
+    wanted = None if customer_ids is None else sorted(set(customer_ids))
+
+    def select(table, columns):
+        query = sa.select(*[table.__table__.c[c] for c in columns])
+        if wanted is not None and "customer_id" in columns:
+            query = query.where(table.__table__.c.customer_id.in_(wanted))
+        return query
+
+    with engine.connect() as connection:
+        invoices = pd.read_sql(select(Invoice, [*INVOICE_COLUMNS, "extra"]), connection)
+        customers = pd.read_sql(select(Customer, [*CUSTOMER_COLUMNS, "extra"]), connection)
+        disputes = pd.read_sql(
+            select(Dispute, ["customer_id", "invoice_id", "opened_date", "resolved_date"]),
+            connection,
+        )
+        interactions = pd.read_sql(
+            select(Interaction, ["customer_id", "date", "topic"]), connection
+        )
+        indicators = pd.read_sql(
+            select(EconomicIndicator, ["name", "key", "period", "value"]), connection
+        )
+    return Ledger.from_frames(
+        invoices=_expand_extra(invoices, INVOICE_EXTRA_PREFIX),
+        customers=_expand_extra(customers, CUSTOMER_EXTRA_PREFIX),
+        disputes=disputes,
+        interactions=interactions,
+        indicators=indicators,
+    )
+
+
+def _expand_extra(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Turn the JSON ``extra`` column into one prefixed column per declared feature."""
+    extra = frame.pop("extra")
+    records = [_as_dict(value) for value in extra]
+    if not any(records):
+        return frame
+    expanded = pd.DataFrame.from_records(records, index=frame.index).add_prefix(prefix)
+    return pd.concat([frame, expanded], axis=1)
+
+
+def _as_dict(value: object) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        return json.loads(value)
+    return {}
+
+
+def _or_empty(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    if frame is None:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    frame = frame.copy()
+    for column in columns:
+        if column not in frame:
+            frame[column] = None
+    return frame
+
+
+def _to_day(values: pd.Series) -> pd.Series:
+    """Dates as ``datetime64[s]`` at midnight; empty values become NaT."""
+    return pd.to_datetime(values, errors="raise").dt.normalize().astype("datetime64[s]")

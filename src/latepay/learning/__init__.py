@@ -1,0 +1,1 @@
+"""Learning from outcomes: training and registering models, later drift and retraining."""

@@ -1,0 +1,321 @@
+"""``gbm``, the default model: LightGBM, calibrated on a later time slice.
+
+Three boosters answer three questions:
+
+- P(late): a binary classifier with the minority class up-weighted, early-stopped and then
+  calibrated on the newest slice of the training window (never on shuffled rows: the model
+  will be used on the future, so it is tuned on the most recent past);
+- P(bucket | late): which late bucket a late invoice falls into (binary for the default two
+  buckets, multiclass beyond); where a bucket has too few examples, the observed shares;
+- days late given late: a regressor on log days, for the expected delay.
+
+The decision threshold minimises a cost (a missed late invoice vs. a needless reminder) on the
+calibration slice and is part of the model. Everything is saved as LightGBM text models plus
+JSON: nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from latepay.errors import InputError
+from latepay.evaluation.metrics import choose_threshold
+from latepay.features.labels import LabelSpec
+from latepay.models.base import MIN_PER_CLASS, LatenessProfile, TrainingData, outcome_frame
+from latepay.models.calibration import Calibrator
+from latepay.models.schema import FeatureSchema
+
+FORMAT_VERSION = 1
+
+
+class GradientBoostingLateModel:
+    """LightGBM late-payment model with calibrated probabilities.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Most boosting rounds; early stopping on the calibration slice picks fewer.
+    learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree, reg_lambda
+        LightGBM parameters.
+    calibration_fraction : float
+        Share of the training window, the newest, held out for early stopping, calibration and
+        the threshold.
+    calibration_method : {"auto", "isotonic", "sigmoid"}
+    cost_missed_late, cost_needless_reminder : float
+        Costs whose expected sum the decision threshold minimises.
+    random_state : int
+    n_jobs : int
+    """
+
+    kind = "gbm"
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 600,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 40,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        calibration_fraction: float = 0.2,
+        calibration_method: str = "auto",
+        cost_missed_late: float = 3.0,
+        cost_needless_reminder: float = 1.0,
+        random_state: int = 0,
+        n_jobs: int = 2,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.calibration_fraction = calibration_fraction
+        self.calibration_method = calibration_method
+        self.cost_missed_late = cost_missed_late
+        self.cost_needless_reminder = cost_needless_reminder
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in _PARAM_NAMES}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: TrainingData) -> GradientBoostingLateModel:
+        """Learn from ``data`` (sorted by issue date); the newest slice calibrates."""
+        if not 0.05 <= self.calibration_fraction <= 0.5:
+            raise InputError(
+                "calibration_fraction must be between 0.05 and 0.5, "
+                f"got {self.calibration_fraction}"
+            )
+        data.check_enough()
+        started = time.perf_counter()
+        self.spec_ = data.spec
+        self.schema_ = FeatureSchema.learn(data.features, data.categorical)
+        self.profile_ = LatenessProfile.observe(data)
+        split = _time_split(data, self.calibration_fraction)
+        fit_part, calibration_part = data.slice(slice(0, split)), data.slice(slice(split, None))
+
+        x_fit = self.schema_.apply(fit_part.features)
+        x_cal = self.schema_.apply(calibration_part.features)
+        self.late_booster_ = self._fit_late(
+            x_fit, fit_part.is_late, x_cal, calibration_part.is_late
+        )
+        raw = self.late_booster_.predict(x_cal)
+        self.calibrator_ = Calibrator.fit(raw, calibration_part.is_late, self.calibration_method)
+        calibrated = self.calibrator_.transform(raw)
+        self.threshold_ = float(
+            choose_threshold(
+                calibration_part.is_late,
+                calibrated,
+                cost_missed_late=self.cost_missed_late,
+                cost_needless_reminder=self.cost_needless_reminder,
+            )
+        )
+        x_all = self.schema_.apply(data.features)
+        self.bucket_booster_ = self._fit_bucket(x_all, data)
+        self.days_booster_ = self._fit_days(x_all, data)
+        self.calibration_window_ = (
+            calibration_part.issue_dates.iloc[0].date().isoformat(),
+            calibration_part.issue_dates.iloc[-1].date().isoformat(),
+        )
+        self.training_seconds_ = time.perf_counter() - started
+        return self
+
+    def _lgb_params(self, objective: str, **extra) -> dict:
+        return {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "subsample": self.subsample,
+            "subsample_freq": 1,
+            "colsample_bytree": self.colsample_bytree,
+            "reg_lambda": self.reg_lambda,
+            "seed": self.random_state,
+            "num_threads": self.n_jobs,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+            **extra,
+        }
+
+    def _fit_late(self, x_fit, y_fit, x_cal, y_cal) -> lgb.Booster:
+        positives = max(int(y_fit.sum()), 1)
+        params = self._lgb_params(
+            "binary", scale_pos_weight=(len(y_fit) - positives) / positives, metric="auc"
+        )
+        train_set = lgb.Dataset(x_fit, label=y_fit, categorical_feature="auto")
+        valid_set = lgb.Dataset(x_cal, label=y_cal, reference=train_set)
+        return lgb.train(
+            params,
+            train_set,
+            num_boost_round=self.n_estimators,
+            valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(50, verbose=False)],
+        )
+
+    def _fit_bucket(self, x: pd.DataFrame, data: TrainingData) -> lgb.Booster | None:
+        """P(bucket | late), or None when a late bucket has too few examples to learn from."""
+        n_late_buckets = len(data.spec.bucket_names) - 1
+        decided = data.bucket >= 1
+        counts = np.bincount(data.bucket[decided] - 1, minlength=n_late_buckets)
+        if counts.min() < MIN_PER_CLASS:
+            return None
+        target = data.bucket[decided] - 1
+        if n_late_buckets == 2:
+            params = self._lgb_params("binary")
+        else:
+            params = self._lgb_params("multiclass", num_class=n_late_buckets)
+        rounds = max(50, self.n_estimators // 3)
+        return lgb.train(params, lgb.Dataset(x[decided], label=target), num_boost_round=rounds)
+
+    def _fit_days(self, x: pd.DataFrame, data: TrainingData) -> lgb.Booster | None:
+        """Days late given late (on log1p scale), or None with too few settled late invoices."""
+        known = (data.is_late == 1) & ~np.isnan(data.days_late)
+        if known.sum() < MIN_PER_CLASS:
+            return None
+        target = np.log1p(data.days_late[known])
+        rounds = max(50, self.n_estimators // 3)
+        params = self._lgb_params("regression")
+        return lgb.train(params, lgb.Dataset(x[known], label=target), num_boost_round=rounds)
+
+    # ------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "late_booster_"):
+            raise RuntimeError("this model is not fitted yet; call fit() or load() first")
+
+    def predict_proba_late(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated P(late) for each row of ``features``."""
+        self._check_fitted()
+        raw = self.late_booster_.predict(self.schema_.apply(features))
+        return self.calibrator_.transform(raw)
+
+    def predict_outcome(self, features: pd.DataFrame) -> pd.DataFrame:
+        """p_late, bucket probabilities and expected days late for each row."""
+        self._check_fitted()
+        x = self.schema_.apply(features)
+        p_late = self.calibrator_.transform(self.late_booster_.predict(x))
+        n_late_buckets = len(self.spec_.bucket_names) - 1
+        if self.bucket_booster_ is None:
+            buckets = np.tile(self.profile_.late_bucket_shares, (len(x), 1))
+        elif n_late_buckets == 2:
+            upper = self.bucket_booster_.predict(x)
+            buckets = np.column_stack([1 - upper, upper])
+        else:
+            buckets = self.bucket_booster_.predict(x)
+        if self.days_booster_ is None:
+            days = np.full(len(x), self.profile_.mean_days_late)
+        else:
+            days = np.maximum(np.expm1(self.days_booster_.predict(x)), 1.0)
+        return outcome_frame(p_late, buckets, days, self.spec_, features.index)
+
+    def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Each feature's contribution to the log-odds of lateness (LightGBM ``pred_contrib``)."""
+        self._check_fitted()
+        values = self.late_booster_.predict(self.schema_.apply(features), pred_contrib=True)
+        return pd.DataFrame(values[:, :-1], columns=self.schema_.columns, index=features.index)
+
+    def feature_importance(self) -> pd.Series:
+        """Total gain of each feature in the P(late) booster."""
+        self._check_fitted()
+        gains = self.late_booster_.feature_importance(importance_type="gain")
+        return pd.Series(gains, index=self.schema_.columns).sort_values(ascending=False)
+
+    # -------------------------------------------------------- persistence
+    def save(self, folder: Path) -> None:
+        """Write LightGBM text models and JSON into ``folder``."""
+        self._check_fitted()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.late_booster_.save_model(folder / "late.txt")
+        if self.bucket_booster_ is not None:
+            self.bucket_booster_.save_model(folder / "bucket.txt")
+        if self.days_booster_ is not None:
+            self.days_booster_.save_model(folder / "days.txt")
+        state = {
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "params": self.get_params(),
+            "label_spec": {
+                "grace_days": self.spec_.grace_days,
+                "bucket_edges": list(self.spec_.bucket_edges),
+            },
+            "schema": self.schema_.to_dict(),
+            "calibrator": self.calibrator_.to_dict(),
+            "threshold": self.threshold_,
+            "profile": self.profile_.to_dict(),
+            "calibration_window": list(self.calibration_window_),
+            "has_bucket_model": self.bucket_booster_ is not None,
+            "has_days_model": self.days_booster_ is not None,
+        }
+        (folder / "model.json").write_text(json.dumps(state, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> GradientBoostingLateModel:
+        """Read a model written by :meth:`save` (text and JSON only, nothing executed)."""
+        state = json.loads((folder / "model.json").read_text())
+        if state.get("format_version") != FORMAT_VERSION or state.get("kind") != cls.kind:
+            raise InputError(
+                f"{folder} holds a model of kind {state.get('kind')!r}, format "
+                f"{state.get('format_version')!r}; this latepay reads gbm format {FORMAT_VERSION}"
+            )
+        model = cls(**state["params"])
+        model.spec_ = LabelSpec(
+            grace_days=state["label_spec"]["grace_days"],
+            bucket_edges=tuple(state["label_spec"]["bucket_edges"]),
+        )
+        model.schema_ = FeatureSchema.from_dict(state["schema"])
+        model.calibrator_ = Calibrator.from_dict(state["calibrator"])
+        model.threshold_ = float(state["threshold"])
+        model.profile_ = LatenessProfile.from_dict(state["profile"])
+        model.calibration_window_ = tuple(state["calibration_window"])
+        model.late_booster_ = lgb.Booster(model_file=str(folder / "late.txt"))
+        model.bucket_booster_ = (
+            lgb.Booster(model_file=str(folder / "bucket.txt"))
+            if state["has_bucket_model"]
+            else None
+        )
+        model.days_booster_ = (
+            lgb.Booster(model_file=str(folder / "days.txt")) if state["has_days_model"] else None
+        )
+        return model
+
+
+_PARAM_NAMES = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+    "calibration_fraction",
+    "calibration_method",
+    "cost_missed_late",
+    "cost_needless_reminder",
+    "random_state",
+    "n_jobs",
+)
+
+
+def _time_split(data: TrainingData, fraction: float) -> int:
+    """Index where the calibration slice starts: no issue day straddles the split."""
+    n = len(data.is_late)
+    split = round(n * (1 - fraction))
+    dates = data.issue_dates.to_numpy()
+    split = int(np.searchsorted(dates, dates[min(split, n - 1)], side="left"))
+    if split < MIN_PER_CLASS or n - split < MIN_PER_CLASS:
+        raise InputError(
+            f"cannot hold out a calibration slice of {fraction:.0%} from {n} invoices; "
+            "train on a longer history"
+        )
+    return split

@@ -1,0 +1,76 @@
+"""The feature schema a model was trained with: names, kinds and category levels.
+
+A model must see at prediction time exactly the columns, in the same order and with the same
+category codes, as at fit time. The schema is learned in ``fit``, stored as JSON beside the
+model, and applied to every frame the model predicts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from latepay.errors import InputError
+
+# Category levels seen fewer times than this are folded into "other" rather than kept.
+MIN_CATEGORY_COUNT = 5
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    numeric: tuple[str, ...]
+    categorical: dict[str, tuple[str, ...]]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @classmethod
+    def learn(cls, features: pd.DataFrame, categorical: list[str]) -> FeatureSchema:
+        """Learn the columns and the category levels of a training frame."""
+        levels = {}
+        for column in categorical:
+            counts = features[column].dropna().astype(str).value_counts()
+            kept = sorted(counts[counts >= MIN_CATEGORY_COUNT].index)
+            levels[column] = (*kept, OTHER)
+        numeric = tuple(c for c in features.columns if c not in levels)
+        return cls(numeric=numeric, categorical=levels)
+
+    def apply(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The frame in the model's column order, numbers as float, categories coded as at fit.
+
+        Raises
+        ------
+        InputError
+            When a column the model was trained with is missing.
+        """
+        missing = [c for c in self.columns if c not in features]
+        if missing:
+            raise InputError(
+                f"features {missing} that the model was trained with are missing; "
+                "score with the same mapping (extra features) the model was trained on"
+            )
+        out = pd.DataFrame(index=features.index)
+        for column in self.numeric:
+            out[column] = pd.to_numeric(features[column], errors="coerce").astype(float)
+        for column, levels in self.categorical.items():
+            values = features[column].astype(object).where(features[column].notna(), None)
+            text = values.map(lambda v: None if v is None else str(v))
+            known = text.where(text.isin(levels[:-1]) | text.isna(), OTHER)
+            out[column] = pd.Categorical(known, categories=list(levels))
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "numeric": list(self.numeric),
+            "categorical": {k: list(v) for k, v in self.categorical.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSchema:
+        return cls(
+            numeric=tuple(data["numeric"]),
+            categorical={k: tuple(v) for k, v in data["categorical"].items()},
+        )
