@@ -113,7 +113,7 @@ def _invoice_attributes(queries: pd.DataFrame, issue: pd.Series, due: pd.Series)
         {
             "amount_log": np.sign(amount) * np.log1p(amount.abs()),
             "terms_days": (due - issue).dt.days.astype(float),
-            "issue_weekday": issue.dt.weekday.astype(float),
+            "issue_weekday": issue.dt.day_of_week.astype(float),
             "issue_month": issue.dt.month.astype(float),
             "is_month_end": is_month_end.astype(float),
             "is_quarter_end": (is_month_end & issue.dt.month.isin([3, 6, 9, 12])).astype(float),
