@@ -17,11 +17,13 @@ from latepay.features.behaviour import (
 )
 from latepay.features.economy import economy_features
 from latepay.features.events import GroupCodes, day_numbers
-from latepay.features.history import history_features
+from latepay.features.history import history_features, same_kind_history_features
 from latepay.features.ledger import Ledger
 
 # Categorical features; every other feature is numeric.
 BASE_CATEGORICAL = ("payment_method", "channel", "currency", "industry", "country", "segment")
+# The customer's record on invoices sharing these attributes with the one scored.
+SAME_KIND_COLUMNS = ("channel", "payment_method")
 QUERY_REQUIRED_COLUMNS = ("customer_id", "issue_date", "due_date", "amount")
 
 
@@ -80,6 +82,10 @@ def build_features(
         customers.drop(columns=["customer_since"]),
         _customer_tenure(customers["customer_since"], ledger, codes, groups, query_days),
         history,
+        *(
+            same_kind_history_features(ledger.invoices, queries, query_days, column=column)
+            for column in SAME_KIND_COLUMNS
+        ),
         _credit_utilisation(history["open_amount"], amounts, customers["credit_limit"]),
         dispute_features(
             ledger.disputes, codes, groups, query_days, history["customer_invoice_count"]

@@ -153,3 +153,49 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 def _days_since(last_day: np.ndarray, moments: np.ndarray) -> np.ndarray:
     return np.where(last_day >= 0, moments - last_day, np.nan).astype(float)
+
+
+def same_kind_history_features(
+    invoices: pd.DataFrame, queries: pd.DataFrame, query_days: np.ndarray, *, column: str
+) -> pd.DataFrame:
+    """The customer's record on earlier invoices with the same ``column`` value as this one.
+
+    A customer that moved to electronic invoicing, or pays some invoices by direct debit and
+    others by cheque, behaves differently on each; its record on invoices *like this one* is
+    sharper than its overall record.
+    """
+    ledger = invoices[~invoices["is_credit_note"] & invoices[column].notna()]
+    settled = day_numbers(ledger["settled_date"])
+    is_settled = ledger["settled_date"].notna().to_numpy()
+    due = day_numbers(ledger["due_date"])
+    issue = day_numbers(ledger["issue_date"])
+    ledger_keys = _customer_and(ledger, column)
+    query_keys = _customer_and(queries, column)
+    codes = GroupCodes(ledger_keys, query_keys)
+    paid = EventStream(
+        codes.encode(ledger_keys),
+        settled,
+        {
+            "late": (is_settled & (settled > due)).astype(np.int64),
+            "days_to_pay": np.where(is_settled, settled - issue, 0),
+        },
+    )
+    groups = codes.encode(query_keys)
+    count = paid.total_before("count", groups, query_days)
+    # Queries without a value have no "same kind": their features stay missing.
+    count = np.where(queries[column].notna().to_numpy(), count, 0)
+    prefix = f"hist_same_{column}"
+    return pd.DataFrame(
+        {
+            f"{prefix}_paid_count": count,
+            f"{prefix}_late_ratio": _ratio(paid.total_before("late", groups, query_days), count),
+            f"{prefix}_avg_days_to_pay": _ratio(
+                paid.total_before("days_to_pay", groups, query_days), count
+            ),
+        }
+    )
+
+
+def _customer_and(frame: pd.DataFrame, column: str) -> pd.Series:
+    values = frame[column].astype(object).where(frame[column].notna(), "")
+    return (frame["customer_id"].astype(str) + "\x1f" + values.astype(str)).reset_index(drop=True)
