@@ -25,6 +25,7 @@ BASE_CATEGORICAL = ("payment_method", "channel", "currency", "industry", "countr
 # The customer's record on invoices sharing these attributes with the one scored.
 SAME_KIND_COLUMNS = ("channel", "payment_method")
 QUERY_REQUIRED_COLUMNS = ("customer_id", "issue_date", "due_date", "amount")
+QUERY_OPTIONAL_COLUMNS = ("payment_method", "channel", "currency")
 
 
 def build_features(
@@ -61,6 +62,8 @@ def build_features(
         raise ValueError(f"queries lack the columns {missing}; they have {list(queries.columns)}")
     original_index = queries.index
     queries = queries.reset_index(drop=True)
+    for column in QUERY_OPTIONAL_COLUMNS:
+        queries[column] = _optional(queries, column)
     issue = pd.to_datetime(queries["issue_date"]).dt.normalize()
     due = pd.to_datetime(queries["due_date"]).dt.normalize()
     moment = issue if moments is None else pd.to_datetime(pd.Series(moments).reset_index(drop=True))
@@ -92,7 +95,7 @@ def build_features(
         ),
         interaction_features(ledger.interactions, codes, groups, query_days),
         payment_method_features(
-            ledger.invoices, codes, groups, query_days, _optional(queries, "payment_method")
+            ledger.invoices, codes, groups, query_days, queries["payment_method"]
         ),
         economy_features(ledger.indicators, customers, query_days),
     ]
@@ -123,9 +126,9 @@ def _invoice_attributes(queries: pd.DataFrame, issue: pd.Series, due: pd.Series)
             "issue_month": issue.dt.month.astype(float),
             "is_month_end": is_month_end.astype(float),
             "is_quarter_end": (is_month_end & issue.dt.month.isin([3, 6, 9, 12])).astype(float),
-            "payment_method": _optional(queries, "payment_method"),
-            "channel": _optional(queries, "channel"),
-            "currency": _optional(queries, "currency"),
+            "payment_method": queries["payment_method"],
+            "channel": queries["channel"],
+            "currency": queries["currency"],
         }
     )
     for column in sorted(c for c in queries.columns if c.startswith("inv_")):
