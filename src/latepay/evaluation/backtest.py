@@ -25,7 +25,7 @@ class BacktestResult:
     model: LateModel
     cutoff: pd.Timestamp
     predictions: pd.DataFrame  # the backtest columns, for every invoice issued from the cutoff
-    outcomes: pd.DataFrame  # is_late, days_late, bucket for the scored invoices known by now
+    outcomes: pd.DataFrame  # is_late, days_late, bucket of scored invoices known at ledger.as_of
     training_rows: int
 
     def output_columns(self) -> list[str]:
@@ -63,7 +63,7 @@ def run_backtest(
     scored = score_invoices(
         model, ledger, test, tier_cutoffs=tier_cutoffs, reasons=reasons
     ).set_index(test.index)
-    outcomes = labels_known_at(test, None, spec)
+    outcomes = labels_known_at(test, ledger.as_of, spec)
     return BacktestResult(
         model=model,
         cutoff=cutoff,

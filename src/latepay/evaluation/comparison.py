@@ -103,7 +103,7 @@ def compare_models(
 
 
 def _labelled_invoices(ledger: Ledger, spec) -> pd.DataFrame:
-    labels = labels_known_at(ledger.invoices, None, spec)
+    labels = labels_known_at(ledger.invoices, ledger.as_of, spec)
     invoices = ledger.invoices.loc[labels.index].join(labels[["is_late", "days_late"]])
     customers = ledger.customers.drop_duplicates("customer_id").set_index("customer_id")
     for column in ("industry", "country", "segment"):

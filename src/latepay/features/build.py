@@ -82,7 +82,8 @@ def build_features(
     )
     parts = [
         _invoice_attributes(queries, issue, due),
-        customers.drop(columns=["customer_since"]),
+        customers.drop(columns=["customer_since", "payment_terms_days"]),
+        _terms_against_usual(issue, due, customers["payment_terms_days"]),
         _customer_tenure(customers["customer_since"], ledger, codes, groups, query_days),
         history,
         *(
@@ -142,6 +143,7 @@ def _customer_attributes(ledger: Ledger, customer_ids: pd.Series) -> pd.DataFram
         "country",
         "segment",
         "credit_limit",
+        "payment_terms_days",
         "customer_since",
         *sorted(ledger.customer_extra_columns),
     ]
@@ -149,7 +151,8 @@ def _customer_attributes(ledger: Ledger, customer_ids: pd.Series) -> pd.DataFram
     out = table.reindex(customer_ids.to_numpy()).reset_index(drop=True)
     for column in ("industry", "country", "segment"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
-    out["credit_limit"] = pd.to_numeric(out["credit_limit"], errors="coerce").astype(float)
+    for column in ("credit_limit", "payment_terms_days"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
     for column in ledger.customer_extra_columns:
         out[column] = _numeric_if_possible(out[column])
     return out
@@ -176,6 +179,15 @@ def _customer_tenure(
     )
     known_since = np.fmin(since_day, first_invoice_day)
     return pd.DataFrame({"customer_tenure_days": query_days - known_since})
+
+
+def _terms_against_usual(issue: pd.Series, due: pd.Series, usual_terms: pd.Series) -> pd.DataFrame:
+    """Days of terms this invoice gives beyond (or short of) the customer's agreed terms.
+
+    Customers keep their own payment rhythm: an invoice with shorter terms than agreed is
+    paid on the usual schedule, and so late.
+    """
+    return pd.DataFrame({"terms_vs_usual_days": (due - issue).dt.days - usual_terms})
 
 
 def _credit_utilisation(

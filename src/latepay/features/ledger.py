@@ -126,6 +126,25 @@ class Ledger:
         )
 
     @property
+    def as_of(self) -> pd.Timestamp:
+        """The day after the newest date the ledger records: what it knows is known by then.
+
+        An export is a snapshot; an invoice still unpaid in it was unpaid on that day, not
+        necessarily today. Labels of a ledger are read as of this day.
+        """
+        dates = [
+            self.invoices["issue_date"].max(),
+            self.invoices["settled_date"].max(),
+            self.disputes["opened_date"].max(),
+            self.disputes["resolved_date"].max(),
+            self.interactions["date"].max(),
+        ]
+        known = [d for d in dates if pd.notna(d)]
+        if not known:
+            raise ValueError("an empty ledger has no as-of date")
+        return pd.Timestamp(max(known)) + pd.Timedelta(days=1)
+
+    @property
     def invoice_extra_columns(self) -> list[str]:
         return [c for c in self.invoices.columns if c.startswith(INVOICE_EXTRA_PREFIX)]
 

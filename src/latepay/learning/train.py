@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 from sqlalchemy import Engine
 
 from latepay.config import Settings
@@ -39,7 +38,7 @@ def train_and_register(
     kind: str = "gbm",
     promote: bool = True,
 ) -> TrainingRun:
-    """Train ``kind`` on every label known today and register it.
+    """Train ``kind`` on every label the ledger knows (as of its newest date), register it.
 
     Parameters
     ----------
@@ -48,7 +47,7 @@ def train_and_register(
         serving; later ones go through the challenger comparison of ``latepay retrain``).
     """
     spec = settings.label_spec()
-    cutoff = pd.Timestamp.today().normalize()
+    cutoff = ledger.as_of
     params = _model_params(kind, settings)
     holdout = run_backtest(
         ledger,

@@ -18,7 +18,12 @@ from latepay.synthetic.interactions import (
     simulate_service_contacts,
 )
 from latepay.synthetic.invoices import InvoiceBatch, issue_invoices
-from latepay.synthetic.lateness import draw_days_late, gather_drivers, late_probability
+from latepay.synthetic.lateness import (
+    draw_days_late,
+    gather_drivers,
+    late_probability,
+    late_probability_at_issuance,
+)
 from latepay.synthetic.reliability import simulate_reliability
 from latepay.synthetic.settlement import Settlement, settle_invoices
 from latepay.synthetic.timeline import MonthGrid
@@ -79,8 +84,14 @@ def simulate_chunk(
     disputes = draw_disputes(rng, invoices, reliability.logit[invoices.customer, invoices.month])
 
     drivers = gather_drivers(invoices, customers, reliability, economy, disputes, contacts)
-    p_true = np.where(invoices.is_credit_note, np.nan, late_probability(drivers))
-    late = rng.random(len(invoices)) < p_true
+    # Outcomes follow the invoice's actual dispute; the truth file reports what was knowable.
+    late = rng.random(len(invoices)) < late_probability(drivers)
+    late &= ~invoices.is_credit_note
+    p_true = np.where(
+        invoices.is_credit_note,
+        np.nan,
+        late_probability_at_issuance(drivers, disputes.probability),
+    )
     days_late = draw_days_late(rng, drivers)
 
     earliest_payment_day = invoices.issue_day.copy()

@@ -41,12 +41,16 @@ class DisputeDraw:
         Days the dispute takes to resolve unless payment settles it earlier.
     reason
         Codes into ``DISPUTE_REASONS``.
+    probability
+        For every invoice of the batch, the chance it was going to be disputed: what was
+        knowable at issuance about a dispute that is decided then but seen only later.
     """
 
     invoice: np.ndarray
     opened_day: np.ndarray
     resolution_days: np.ndarray
     reason: np.ndarray
+    probability: np.ndarray
 
 
 def draw_disputes(
@@ -75,7 +79,8 @@ def draw_disputes(
         + DISPUTE_RELATIVE_AMOUNT_EFFECT * invoices.relative_log_amount
         + DISPUTE_RELIABILITY_EFFECT * reliability_at_issue
     )
-    disputed = (rng.random(len(invoices)) < 1.0 / (1.0 + np.exp(-logit))) & ~invoices.is_credit_note
+    probability = np.where(invoices.is_credit_note, 0.0, 1.0 / (1.0 + np.exp(-logit)))
+    disputed = rng.random(len(invoices)) < probability
     invoice = np.flatnonzero(disputed)
     count = len(invoice)
 
@@ -98,6 +103,7 @@ def draw_disputes(
         opened_day=opened_day,
         resolution_days=resolution_days,
         reason=draw_categorical(rng, reason_shares),
+        probability=probability,
     )
 
 

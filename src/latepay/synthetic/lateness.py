@@ -8,7 +8,7 @@ lateness, disputes and complaints in their logs), except the dispute on the
 invoice itself, which only becomes visible when it is opened.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -172,6 +172,20 @@ def late_probability(drivers: LatenessDrivers) -> np.ndarray:
         + E_INVOICING_EFFECT * drivers.e_invoicing
     )
     return 1.0 / (1.0 + np.exp(-logit))
+
+
+def late_probability_at_issuance(
+    drivers: LatenessDrivers, dispute_probability: np.ndarray
+) -> np.ndarray:
+    """The best probability of lateness anyone could state at issuance.
+
+    Whether the invoice will be disputed is drawn at issuance but seen only when the dispute
+    is opened, so the probability knowable at issuance averages over it. This is what
+    ``truth.csv`` reports: the yardstick a model scoring at issuance can at best reach.
+    """
+    disputed = late_probability(replace(drivers, disputed=np.ones_like(drivers.disputed)))
+    undisputed = late_probability(replace(drivers, disputed=np.zeros_like(drivers.disputed)))
+    return dispute_probability * disputed + (1.0 - dispute_probability) * undisputed
 
 
 def draw_days_late(rng: np.random.Generator, drivers: LatenessDrivers) -> np.ndarray:
