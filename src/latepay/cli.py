@@ -314,8 +314,9 @@ def backtest(
 
     cli: CliContext = ctx.obj
     _check_kind(kind)
+    requested_cutoff = _parse_date(cutoff, "--cutoff")
     ledger = _load_ledger(cli)
-    cutoff_day = _parse_date(cutoff, "--cutoff") or default_cutoff(ledger)
+    cutoff_day = requested_cutoff or default_cutoff(ledger)
     with error_console.status(f"Backtesting {kind} from {cutoff_day:%Y-%m-%d}"):
         result = run_backtest(
             ledger,
@@ -363,11 +364,12 @@ def evaluate(
     from latepay.evaluation.comparison import compare_models
 
     cli: CliContext = ctx.obj
+    requested_cutoff = _parse_date(cutoff, "--cutoff")
     ledger = _load_ledger(cli)
     with error_console.status("Backtesting seed and gbm"):
         comparison = compare_models(
             ledger,
-            cutoff=_parse_date(cutoff, "--cutoff"),
+            cutoff=requested_cutoff,
             settings=cli.settings,
             output=output,
             title=cli.settings.database_url,
@@ -394,27 +396,56 @@ def _print_comparison(comparison) -> None:
 def demo(
     ctx: typer.Context,
     workdir: Annotated[
-        Path, typer.Option(help="Folder for the demo's database and outputs.")
+        Path, typer.Option(help="Folder for the demo's database, models and report.")
     ] = Path("demo-output"),
 ) -> None:
-    """Run the main job on the bundled sample ledger: import it and summarise it."""
+    """The main job on the bundled sample: import, backtest seed vs gbm, report, train."""
+    from latepay.evaluation.comparison import compare_models
     from latepay.ingest import import_mapping
+    from latepay.learning.train import train_and_register
     from latepay.sample import sample_mapping_path
 
     cli: CliContext = ctx.obj
     workdir.mkdir(parents=True, exist_ok=True)
-    if "database_url" not in cli.settings.model_fields_set:
-        cli.settings = cli.settings.model_copy(
-            update={"database_url": f"sqlite:///{workdir / 'latepay.db'}"}
-        )
+    defaults = {
+        "database_url": f"sqlite:///{workdir / 'latepay.db'}",
+        "model_dir": workdir / "models",
+    }
+    cli.settings = cli.settings.model_copy(
+        update={k: v for k, v in defaults.items() if k not in cli.settings.model_fields_set}
+    )
     engine = cli.migrated_engine()
-    report = import_mapping(engine, sample_mapping_path())
+    with _progress_bar() as progress:
+        tasks: dict[str, Any] = {}
+
+        def report_progress(entity: str, done: int, total: int) -> None:
+            if entity not in tasks:
+                tasks[entity] = progress.add_task(entity, total=total)
+            progress.update(tasks[entity], completed=done, total=total)
+
+        report = import_mapping(engine, sample_mapping_path(), progress=report_progress)
     if not report.ok:
         _print_import_report(report)
         raise typer.Exit(code=1)
     if not cli.json_output:
         console.print(f"Imported the bundled sample into {cli.settings.database_url}")
-    _show_summary(cli)
+        _show_summary(cli)
+    ledger = _load_ledger(cli)
+    with error_console.status("Backtesting seed and gbm on the newest 25% of invoices"):
+        comparison = compare_models(
+            ledger,
+            cutoff=None,
+            settings=cli.settings,
+            output=workdir / "report.html",
+            title="latepay demo: bundled synthetic sample",
+        )
+    with error_console.status("Training the champion gbm on everything known"):
+        run = train_and_register(engine, ledger, cli.settings, kind="gbm")
+    if cli.json_output:
+        cli.emit({"comparison": comparison.to_dict(), "champion": run.version})
+        return
+    _print_comparison(comparison)
+    console.print(f"Champion model: {run.version} in {cli.settings.model_dir}")
 
 
 def main() -> None:

@@ -1,0 +1,138 @@
+"""The real ``latepay`` command, run as a user would run it, against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from latepay.sample import sample_mapping_path
+
+LATEPAY = shutil.which("latepay") or str(Path(sys.executable).with_name("latepay"))
+
+
+def run(*args: str, cwd: Path, db: str | None = None, check: bool = True):
+    command = [LATEPAY, *(["--db", db] if db else []), *args]
+    env = {**os.environ, "LATEPAY_MODEL_DIR": str(cwd / "models"), "COLUMNS": "200"}
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def run_json(*args: str, cwd: Path, db: str | None = None) -> dict:
+    return json.loads(run("--json", *args, cwd=cwd, db=db).stdout)
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A folder with a SQLite database holding the bundled sample."""
+    folder = tmp_path_factory.mktemp("cli")
+    db = f"sqlite:///{folder / 'latepay.db'}"
+    run("init", cwd=folder, db=db)
+    first = run_json("import", str(sample_mapping_path()), cwd=folder, db=db)
+    assert first["entities"]["invoices"]["inserted"] == 21_412
+    return folder, db
+
+
+def test_reimporting_the_same_files_changes_nothing(imported) -> None:
+    folder, db = imported
+    second = run_json("import", str(sample_mapping_path()), cwd=folder, db=db)
+    for entity, counts in second["entities"].items():
+        assert counts["inserted"] == 0, entity
+        assert counts["updated"] == 0, entity
+    assert second["entities"]["invoices"]["unchanged"] == 21_412
+
+
+def test_summary_reports_what_was_imported(imported) -> None:
+    folder, db = imported
+    summary = run_json("summary", cwd=folder, db=db)
+    assert summary["customers"] == 200
+    assert summary["invoices"] == 21_412
+    assert 0.25 < summary["late_rate"] < 0.40
+    assert summary["first_issue_date"] == "2021-01-01"
+
+
+def test_backtest_writes_every_invoice_from_the_cutoff(imported) -> None:
+    folder, db = imported
+    output = folder / "preds.csv"
+    result = run_json(
+        "backtest", "--cutoff", "2023-07-01", "--output", str(output), cwd=folder, db=db
+    )
+    predictions = pd.read_csv(output)
+    invoices = pd.read_csv(sample_mapping_path().parent / "invoices.csv.gz")
+    expected = invoices[(invoices["issue_date"] >= "2023-07-01") & (invoices["amount"] > 0)]
+    assert list(predictions.columns) == [
+        "invoice_id",
+        "p_late",
+        "p_on_time",
+        "p_late_1_30",
+        "p_late_31_plus",
+        "expected_days_late",
+        "risk_tier",
+        "model_version",
+    ]
+    assert len(predictions) == result["scored"] == len(expected)
+    assert set(predictions["invoice_id"]) == set(expected["invoice_id"])
+    assert predictions["p_late"].between(0, 1).all()
+    assert result["roc_auc"] > 0.7
+
+
+def test_train_registers_a_self_describing_champion(imported) -> None:
+    folder, db = imported
+    result = run_json("train", cwd=folder, db=db)
+    metadata = json.loads((folder / "models" / result["version"] / "metadata.json").read_text())
+    assert metadata["kind"] == "gbm"
+    assert len(metadata["data_hash"]) == 64
+    assert "hist_late_ratio" in metadata["features"]
+    assert metadata["libraries"]["lightgbm"]
+    assert metadata["metrics"]["holdout"]["roc_auc"] > 0.7
+    assert result["promoted"] is True
+
+
+def test_generate_writes_a_ledger_that_imports(tmp_path: Path) -> None:
+    run(
+        "generate",
+        "--customers",
+        "20",
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path / "ledger"),
+        cwd=tmp_path,
+    )
+    db = f"sqlite:///{tmp_path / 'gen.db'}"
+    report = run_json("import", str(tmp_path / "ledger" / "mapping.yaml"), cwd=tmp_path, db=db)
+    assert report["entities"]["customers"]["inserted"] == 20
+    assert report["entities"]["invoices"]["inserted"] > 500
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("import", "no-such-mapping.yaml"), "no-such-mapping.yaml"),
+        (("backtest", "--cutoff", "not-a-date"), "--cutoff"),
+        (("train", "--model", "forest"), "--model must be gbm or seed"),
+        (("--db", "nonsense://x", "summary"), "database URL"),
+    ],
+)
+def test_mistakes_get_one_clear_line_and_a_non_zero_exit(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run(*args, cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_training_an_empty_database_says_what_to_do(tmp_path: Path) -> None:
+    result = run("train", cwd=tmp_path, db=f"sqlite:///{tmp_path / 'empty.db'}", check=False)
+    assert result.returncode == 1
+    assert "latepay import" in result.stderr
