@@ -381,7 +381,7 @@ def evaluate(
 
 
 def _print_comparison(comparison) -> None:
-    table = Table(title=f"Backtest from {comparison.cutoff:%Y-%m-%d} (test: newer invoices)")
+    table = Table(title=f"Backtest from {comparison.cutoff:%Y-%m-%d}")
     table.add_column("metric")
     for name in comparison.metrics:
         table.add_column(name, justify="right")
