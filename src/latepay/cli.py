@@ -107,10 +107,20 @@ def import_(
     ] = None,
 ) -> None:
     """Import ERP/billing exports described by a column mapping (idempotent)."""
+    cli: CliContext = ctx.obj
+    report = _import_with_progress(cli.migrated_engine(), mapping, data_dir)
+    if cli.json_output:
+        cli.emit(report.to_dict())
+    else:
+        _print_import_report(report)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _import_with_progress(engine, mapping: Path, data_dir: Path | None):
+    """Import ``mapping`` with one progress bar per entity."""
     from latepay.ingest import import_mapping
 
-    cli: CliContext = ctx.obj
-    engine = cli.migrated_engine()
     with _progress_bar() as progress:
         tasks: dict[str, Any] = {}
 
@@ -119,13 +129,7 @@ def import_(
                 tasks[entity] = progress.add_task(entity, total=total)
             progress.update(tasks[entity], completed=done, total=total)
 
-        report = import_mapping(engine, mapping, data_dir=data_dir, progress=report_progress)
-    if cli.json_output:
-        cli.emit(report.to_dict())
-    else:
-        _print_import_report(report)
-    if not report.ok:
-        raise typer.Exit(code=1)
+        return import_mapping(engine, mapping, data_dir=data_dir, progress=report_progress)
 
 
 def _print_import_report(report) -> None:
@@ -401,7 +405,6 @@ def demo(
 ) -> None:
     """The main job on the bundled sample: import, backtest seed vs gbm, report, train."""
     from latepay.evaluation.comparison import compare_models
-    from latepay.ingest import import_mapping
     from latepay.learning.train import train_and_register
     from latepay.sample import sample_mapping_path
 
@@ -415,15 +418,7 @@ def demo(
         update={k: v for k, v in defaults.items() if k not in cli.settings.model_fields_set}
     )
     engine = cli.migrated_engine()
-    with _progress_bar() as progress:
-        tasks: dict[str, Any] = {}
-
-        def report_progress(entity: str, done: int, total: int) -> None:
-            if entity not in tasks:
-                tasks[entity] = progress.add_task(entity, total=total)
-            progress.update(tasks[entity], completed=done, total=total)
-
-        report = import_mapping(engine, sample_mapping_path(), progress=report_progress)
+    report = _import_with_progress(engine, sample_mapping_path(), None)
     if not report.ok:
         _print_import_report(report)
         raise typer.Exit(code=1)

@@ -40,6 +40,17 @@ class LabelSpec:
             lower = edge + 1
         return [*names, f"late_{lower}_plus"]
 
+    def to_dict(self) -> dict:
+        return {
+            "grace_days": self.grace_days,
+            "bucket_edges": list(self.bucket_edges),
+            "buckets": self.bucket_names,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LabelSpec:
+        return cls(grace_days=data["grace_days"], bucket_edges=tuple(data["bucket_edges"]))
+
     def late_bucket(self, days_late: np.ndarray) -> np.ndarray:
         """Index into :attr:`bucket_names` of the late bucket (>= 1) for days late >= 1."""
         return 1 + np.searchsorted(np.asarray(self.bucket_edges), days_late, side="left")

@@ -251,10 +251,7 @@ class GradientBoostingLateModel:
             "format_version": FORMAT_VERSION,
             "kind": self.kind,
             "params": self.get_params(),
-            "label_spec": {
-                "grace_days": self.spec_.grace_days,
-                "bucket_edges": list(self.spec_.bucket_edges),
-            },
+            "label_spec": self.spec_.to_dict(),
             "schema": self.schema_.to_dict(),
             "calibrator": self.calibrator_.to_dict(),
             "threshold": self.threshold_,
@@ -275,10 +272,7 @@ class GradientBoostingLateModel:
                 f"{state.get('format_version')!r}; this latepay reads gbm format {FORMAT_VERSION}"
             )
         model = cls(**state["params"])
-        model.spec_ = LabelSpec(
-            grace_days=state["label_spec"]["grace_days"],
-            bucket_edges=tuple(state["label_spec"]["bucket_edges"]),
-        )
+        model.spec_ = LabelSpec.from_dict(state["label_spec"])
         model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.calibrator_ = Calibrator.from_dict(state["calibrator"])
         model.threshold_ = float(state["threshold"])

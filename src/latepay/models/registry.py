@@ -73,11 +73,7 @@ class ModelRegistry:
             "categorical_features": list(model.schema_.categorical),
             "parameters": model.get_params(),
             "threshold": model.threshold_,
-            "label_spec": {
-                "grace_days": model.spec_.grace_days,
-                "bucket_edges": list(model.spec_.bucket_edges),
-                "buckets": model.spec_.bucket_names,
-            },
+            "label_spec": model.spec_.to_dict(),
             "metrics": metrics,
             "training_seconds": round(model.training_seconds_, 3),
             "libraries": library_versions(),

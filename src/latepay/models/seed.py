@@ -159,10 +159,7 @@ class SmoteRandomForestModel:
             "format_version": FORMAT_VERSION,
             "kind": self.kind,
             "params": self.get_params(),
-            "label_spec": {
-                "grace_days": self.spec_.grace_days,
-                "bucket_edges": list(self.spec_.bucket_edges),
-            },
+            "label_spec": self.spec_.to_dict(),
             "schema": self.schema_.to_dict(),
             "threshold": self.threshold_,
             "profile": self.profile_.to_dict(),
@@ -183,10 +180,7 @@ class SmoteRandomForestModel:
             raise InputError(f"{path} contains types latepay does not load: {refused}")
         model = cls(**state["params"])
         model.pipeline_ = sio.load(path, trusted=allowed)
-        model.spec_ = LabelSpec(
-            grace_days=state["label_spec"]["grace_days"],
-            bucket_edges=tuple(state["label_spec"]["bucket_edges"]),
-        )
+        model.spec_ = LabelSpec.from_dict(state["label_spec"])
         model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.threshold_ = float(state["threshold"])
         model.profile_ = LatenessProfile.from_dict(state["profile"])
