@@ -40,7 +40,7 @@ def main() -> int:
     options = _parse_arguments()
     if options.child_import:
         return _child_import(*options.child_import)
-    console = Console()
+    console = Console(width=200)
     with tempfile.TemporaryDirectory(prefix="latepay-bench-") as scratch:
         ledger = options.ledger or Path(scratch) / "ledger"
         if options.ledger is None:

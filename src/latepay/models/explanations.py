@@ -8,6 +8,7 @@ of related features in the same row ("paid 6 of 10 earlier invoices late").
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -118,11 +119,42 @@ SENTENCES: dict[str, Callable[[Row], str]] = {
 }
 
 
+def _family_sentence(feature: str, row: Row) -> str | None:
+    """Sentences for feature families named by a pattern (last-k payments, same-kind history)."""
+    value = row[feature]
+    last = re.fullmatch(r"hist_(days_late|days_to_pay|late_ratio)_last(\d+)", feature)
+    if last:
+        what, count = last.groups()
+        payments = "the last payment" if count == "1" else f"the last {count} payments"
+        if what == "late_ratio":
+            return f"{value:.0%} of {payments} were late"
+        verb = "days late" if what == "days_late" else "days to pay"
+        return f"{value:.0f} {verb} on {payments}" + (" on average" if count != "1" else "")
+    same = re.fullmatch(
+        r"hist_same_(channel|payment_method)_(paid_count|late_ratio|avg_days_to_pay)", feature
+    )
+    if same:
+        column, what = same.groups()
+        kind = (
+            f"{row.get(column)} invoices"
+            if column == "channel"
+            else f"invoices paid by {row.get(column)}"
+        )
+        if what == "late_ratio":
+            return f"paid {value:.0%} of earlier {kind} late"
+        if what == "avg_days_to_pay":
+            return f"takes {value:.0f} days to pay {kind}"
+        return f"{_n(value)} earlier {kind} paid"
+    return None
+
+
 def sentence_for(feature: str, row: Row) -> str:
     """The sentence for ``feature`` in ``row``, or a plain ``name: value`` where none is known."""
     value = row.get(feature)
     if feature in SENTENCES and not _missing(value):
         return SENTENCES[feature](row)
+    if not _missing(value) and (family := _family_sentence(feature, row)):
+        return family
     if _missing(value):
         return f"{_label(feature)}: unknown"
     if feature.startswith("econ_"):
