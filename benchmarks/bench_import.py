@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from peak_memory import peak_rss_bytes
 from rich.console import Console
 from rich.table import Table
 
@@ -139,9 +139,9 @@ def _child_import(url: str, mapping: str) -> int:
     report = import_mapping(engine, Path(mapping))
     seconds = time.perf_counter() - started
     engine.dispose()
-    # ru_maxrss of this process alone (kilobytes on Linux): the parent's RUSAGE_CHILDREN
-    # would give the largest of all its children so far, not this run's.
-    peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # This process's own peak: the parent's RUSAGE_CHILDREN would give the largest of all its
+    # children so far, not this run's.
+    peak_bytes = peak_rss_bytes()
     counts = {
         name: {"inserted": c.inserted, "updated": c.updated, "unchanged": c.unchanged}
         for name, c in report.entities.items()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from peak_memory import peak_rss_bytes
 from rich.console import Console
 from rich.table import Table
 
@@ -116,7 +116,7 @@ def _child_stage(database: str, stage: str) -> None:
         make_model(stage).fit(data)
         figures = {"rows": len(data.is_late), "fit_seconds": time.perf_counter() - features_done}
     figures["seconds"] = time.perf_counter() - started
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = peak_rss_bytes() / 1024**2
     print(json.dumps(figures))
 
 

@@ -24,7 +24,7 @@ from latepay.features.events import (
 
 RECENT_WINDOWS_DAYS = (90, 365)
 # The most recent payments say most about the next one.
-LAST_PAYMENTS = (1, 3, 10)
+LAST_PAYMENTS = (1, 3)
 
 
 def history_features(
