@@ -9,8 +9,9 @@ from latepay.features.events import EventStream, GroupCodes, day_numbers
 
 RECENT_DISPUTE_DAYS = 90
 INTERACTION_WINDOWS_DAYS = (30, 90)
-# Topics containing this word count as complaints, which weigh more than other contacts.
-COMPLAINT_WORD = "complain"
+# Topic families, by a word in the topic: a fixed set, so that one customer's history gives the
+# same columns as the whole ledger. Complaints weigh more than other contacts.
+TOPIC_FAMILIES = {"complaints": "complain", "billing_questions": "billing", "promises": "promise"}
 
 
 def dispute_features(
@@ -46,21 +47,21 @@ def interaction_features(
     query_groups: np.ndarray,
     query_days: np.ndarray,
 ) -> pd.DataFrame:
-    """Customer-service contacts logged in the last 30 and 90 days, complaints apart."""
+    """Customer-service contacts logged in the last 30 and 90 days, in all and by topic family."""
     groups = codes.encode(interactions["customer_id"])
     topic = interactions["topic"].fillna("").astype(str).str.lower()
-    is_complaint = topic.str.contains(COMPLAINT_WORD, regex=False).to_numpy()
-    contacts = EventStream(
-        groups, day_numbers(interactions["date"]), {"complaint": is_complaint.astype(np.int64)}
-    )
+    families = {
+        family: topic.str.contains(word, regex=False).to_numpy().astype(np.int64)
+        for family, word in TOPIC_FAMILIES.items()
+    }
+    contacts = EventStream(groups, day_numbers(interactions["date"]), families)
     out = {}
     for window in INTERACTION_WINDOWS_DAYS:
-        out[f"contacts_{window}d"] = contacts.total_between(
-            "count", query_groups, query_days, window
-        )
-        out[f"complaints_{window}d"] = contacts.total_between(
-            "complaint", query_groups, query_days, window
-        )
+        for name in ("count", *TOPIC_FAMILIES):
+            column = "contacts" if name == "count" else name
+            out[f"{column}_{window}d"] = contacts.total_between(
+                name, query_groups, query_days, window
+            )
     return pd.DataFrame(out)
 
 

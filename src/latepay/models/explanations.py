@@ -108,6 +108,14 @@ SENTENCES: dict[str, Callable[[Row], str]] = {
     "contacts_90d": lambda r: f"{_n(r['contacts_90d'])} service contacts in the last 90 days",
     "complaints_30d": lambda r: f"{_n(r['complaints_30d'])} complaints in the last 30 days",
     "complaints_90d": lambda r: f"{_n(r['complaints_90d'])} complaints in the last 90 days",
+    "billing_questions_30d": lambda r: (
+        f"{_n(r['billing_questions_30d'])} billing questions in the last 30 days"
+    ),
+    "billing_questions_90d": lambda r: (
+        f"{_n(r['billing_questions_90d'])} billing questions in the last 90 days"
+    ),
+    "promises_30d": lambda r: f"{_n(r['promises_30d'])} promises to pay in the last 30 days",
+    "promises_90d": lambda r: f"{_n(r['promises_90d'])} promises to pay in the last 90 days",
     "payment_method_changes": lambda r: (
         f"changed payment method {_n(r['payment_method_changes'])} times"
     ),
