@@ -63,7 +63,7 @@ class GradientBoostingLateModel:
         *,
         n_estimators: int = 600,
         learning_rate: float = 0.05,
-        num_leaves: int = 31,
+        num_leaves: int = 15,
         min_child_samples: int = 40,
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
