@@ -356,6 +356,52 @@ def backtest(
 
 
 @app.command()
+def score(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="CSV file for the scores.")] = Path("scores.csv"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Score as of this date (default: the ledger's newest)."),
+    ] = None,
+) -> None:
+    """Score every open invoice with the champion model and record the scores."""
+    from latepay.models.registry import ModelRegistry
+    from latepay.scoring.batch import score_open_invoices
+
+    cli: CliContext = ctx.obj
+    moment = _parse_date(as_of, "--as-of")
+    engine = cli.migrated_engine()
+    model = ModelRegistry(cli.settings.model_dir, engine).load_champion()
+    ledger = _load_ledger(cli)
+    moment = moment or ledger.as_of
+    with error_console.status(f"Scoring open invoices as of {moment:%Y-%m-%d}"):
+        scored = score_open_invoices(
+            engine, model, ledger, as_of=moment, tier_cutoffs=cli.settings.risk_tier_cutoffs
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    columns = [c for c in scored.columns if c != "reasons"]
+    table = scored[columns].copy()
+    table["reasons"] = scored["reasons"].map(lambda rs: "; ".join(r["sentence"] for r in rs))
+    table.to_csv(output, index=False)
+    tiers = scored["risk_tier"].value_counts().to_dict()
+    if cli.json_output:
+        cli.emit(
+            {
+                "scored": len(scored),
+                "as_of": f"{moment:%Y-%m-%d}",
+                "output": str(output),
+                "model_version": model.version_,
+                "risk_tiers": tiers,
+            }
+        )
+        return
+    console.print(
+        f"Scored {len(scored):,} open invoices as of {moment:%Y-%m-%d} with {model.version_} "
+        f"-> {output}; risk tiers: {tiers}"
+    )
+
+
+@app.command()
 def evaluate(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option(help="HTML report to write.")] = Path("report.html"),

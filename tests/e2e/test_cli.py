@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from latepay.sample import sample_mapping_path
 
@@ -84,9 +85,15 @@ def test_backtest_writes_every_invoice_from_the_cutoff(imported) -> None:
     assert result["roc_auc"] > 0.7
 
 
-def test_train_registers_a_self_describing_champion(imported) -> None:
+@pytest.fixture(scope="module")
+def trained(imported) -> dict:
     folder, db = imported
-    result = run_json("train", cwd=folder, db=db)
+    return run_json("train", cwd=folder, db=db)
+
+
+def test_train_registers_a_self_describing_champion(imported, trained) -> None:
+    folder, _ = imported
+    result = trained
     metadata = json.loads((folder / "models" / result["version"] / "metadata.json").read_text())
     assert metadata["kind"] == "gbm"
     assert len(metadata["data_hash"]) == 64
@@ -94,6 +101,29 @@ def test_train_registers_a_self_describing_champion(imported) -> None:
     assert metadata["libraries"]["lightgbm"]
     assert metadata["metrics"]["holdout"]["roc_auc"] > 0.7
     assert result["promoted"] is True
+
+
+def test_score_records_every_open_invoice_with_the_champion(imported, trained) -> None:
+    folder, db = imported
+    output = folder / "scores.csv"
+    result = run_json("score", "--output", str(output), cwd=folder, db=db)
+    scores = pd.read_csv(output)
+    assert len(scores) == result["scored"]
+    assert (scores["model_version"] == trained["version"]).all()
+    assert scores["inputs_hash"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert set(scores["risk_tier"]) <= {"low", "medium", "high", "critical"}
+    engine = sa.create_engine(db)
+    with engine.connect() as connection:
+        recorded = connection.scalar(sa.text("SELECT count(*) FROM predictions"))
+        unpaid = connection.scalar(
+            sa.text(
+                "SELECT count(*) FROM invoices WHERE settled_date IS NULL AND NOT is_credit_note"
+            )
+        )
+    engine.dispose()
+    # As of the ledger's newest date, the open invoices are exactly the unpaid ones.
+    assert result["scored"] == unpaid > 0
+    assert recorded == result["scored"]
 
 
 def test_generate_writes_a_ledger_that_imports(tmp_path: Path) -> None:

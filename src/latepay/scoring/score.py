@@ -50,7 +50,8 @@ def score_invoices(
     -------
     DataFrame
         invoice_id, p_late, ``p_<bucket>`` columns, expected_days_late, risk_tier,
-        model_version, and ``reasons`` (a list of reason dicts) when asked for.
+        model_version, inputs_hash (of the feature row), and ``reasons`` (a list of reason
+        dicts) when asked for.
     """
     features = build_features(ledger, invoices, moments=moments, grace_days=model.spec_.grace_days)
     outcome = model.predict_outcome(features)
@@ -59,6 +60,10 @@ def score_invoices(
     )
     scored["risk_tier"] = risk_tiers(scored["p_late"].to_numpy(), tier_cutoffs)
     scored["model_version"] = getattr(model, "version_", None)
+    # The same features always hash the same: a score can be traced to exactly its inputs.
+    scored["inputs_hash"] = [
+        f"{value:016x}" for value in pd.util.hash_pandas_object(features, index=False)
+    ]
     if reasons and hasattr(model, "contributions"):
         found = top_reasons(features, model.contributions(features), top=reasons)
         scored["reasons"] = [[reason.to_dict() for reason in row] for row in found]
