@@ -78,3 +78,9 @@ def test_seed_model_refuses_files_with_untrusted_types(data, tmp_path: Path) -> 
     sio.dump({"payload": Path("x")}, tmp_path / "pipeline.skops")
     with pytest.raises(InputError, match="does not load"):
         SmoteRandomForestModel.load(tmp_path)
+
+
+def test_a_model_of_another_kind_is_refused_not_misread(data, tmp_path: Path) -> None:
+    GradientBoostingLateModel(n_estimators=20).fit(data).save(tmp_path)
+    with pytest.raises(InputError, match="holds a model of kind 'gbm'"):
+        SmoteRandomForestModel.load(tmp_path)

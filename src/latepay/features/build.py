@@ -18,7 +18,7 @@ from latepay.features.behaviour import (
 from latepay.features.economy import economy_features
 from latepay.features.events import GroupCodes, day_numbers
 from latepay.features.history import history_features, same_kind_history_features
-from latepay.features.ledger import Ledger
+from latepay.features.ledger import CUSTOMER_COLUMNS, Ledger
 
 # Categorical features; every other feature is numeric.
 BASE_CATEGORICAL = ("payment_method", "channel", "currency", "industry", "country", "segment")
@@ -139,12 +139,7 @@ def _invoice_attributes(queries: pd.DataFrame, issue: pd.Series, due: pd.Series)
 
 def _customer_attributes(ledger: Ledger, customer_ids: pd.Series) -> pd.DataFrame:
     columns = [
-        "industry",
-        "country",
-        "segment",
-        "credit_limit",
-        "payment_terms_days",
-        "customer_since",
+        *(c for c in CUSTOMER_COLUMNS if c != "customer_id"),
         *sorted(ledger.customer_extra_columns),
     ]
     table = ledger.customers.drop_duplicates("customer_id").set_index("customer_id")[columns]

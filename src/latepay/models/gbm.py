@@ -16,7 +16,6 @@ JSON: nothing is pickled.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import pandas as pd
 
 from latepay.errors import InputError
 from latepay.evaluation.metrics import choose_threshold
-from latepay.features.labels import LabelSpec
 from latepay.models.base import MIN_PER_CLASS, LatenessProfile, TrainingData, outcome_frame
 from latepay.models.calibration import Calibrator
 from latepay.models.schema import FeatureSchema
+from latepay.models.state import read_model_state, write_model_state
 
 FORMAT_VERSION = 1
 
@@ -247,36 +246,21 @@ class GradientBoostingLateModel:
             self.bucket_booster_.save_model(folder / "bucket.txt")
         if self.days_booster_ is not None:
             self.days_booster_.save_model(folder / "days.txt")
-        state = {
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "params": self.get_params(),
-            "label_spec": self.spec_.to_dict(),
-            "schema": self.schema_.to_dict(),
-            "calibrator": self.calibrator_.to_dict(),
-            "threshold": self.threshold_,
-            "profile": self.profile_.to_dict(),
-            "calibration_window": list(self.calibration_window_),
-            "has_bucket_model": self.bucket_booster_ is not None,
-            "has_days_model": self.days_booster_ is not None,
-        }
-        (folder / "model.json").write_text(json.dumps(state, indent=2))
+        write_model_state(
+            folder,
+            self,
+            FORMAT_VERSION,
+            calibrator=self.calibrator_.to_dict(),
+            calibration_window=list(self.calibration_window_),
+            has_bucket_model=self.bucket_booster_ is not None,
+            has_days_model=self.days_booster_ is not None,
+        )
 
     @classmethod
     def load(cls, folder: Path) -> GradientBoostingLateModel:
         """Read a model written by :meth:`save` (text and JSON only, nothing executed)."""
-        state = json.loads((folder / "model.json").read_text())
-        if state.get("format_version") != FORMAT_VERSION or state.get("kind") != cls.kind:
-            raise InputError(
-                f"{folder} holds a model of kind {state.get('kind')!r}, format "
-                f"{state.get('format_version')!r}; this latepay reads gbm format {FORMAT_VERSION}"
-            )
-        model = cls(**state["params"])
-        model.spec_ = LabelSpec.from_dict(state["label_spec"])
-        model.schema_ = FeatureSchema.from_dict(state["schema"])
+        model, state = read_model_state(folder, cls, FORMAT_VERSION)
         model.calibrator_ = Calibrator.from_dict(state["calibrator"])
-        model.threshold_ = float(state["threshold"])
-        model.profile_ = LatenessProfile.from_dict(state["profile"])
         model.calibration_window_ = tuple(state["calibration_window"])
         model.late_booster_ = lgb.Booster(model_file=str(folder / "late.txt"))
         model.bucket_booster_ = (

@@ -12,7 +12,6 @@ allow-list, so loading a seed model never runs arbitrary pickled code.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -28,9 +27,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from latepay.errors import InputError
-from latepay.features.labels import LabelSpec
 from latepay.models.base import LatenessProfile, TrainingData, outcome_frame
 from latepay.models.schema import FeatureSchema
+from latepay.models.state import read_model_state, write_model_state
 
 FORMAT_VERSION = 1
 MODEL_FILE = "pipeline.skops"
@@ -155,35 +154,19 @@ class SmoteRandomForestModel:
         self._check_fitted()
         folder.mkdir(parents=True, exist_ok=True)
         sio.dump(self.pipeline_, folder / MODEL_FILE)
-        state = {
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "params": self.get_params(),
-            "label_spec": self.spec_.to_dict(),
-            "schema": self.schema_.to_dict(),
-            "threshold": self.threshold_,
-            "profile": self.profile_.to_dict(),
-        }
-        (folder / "model.json").write_text(json.dumps(state, indent=2))
+        write_model_state(folder, self, FORMAT_VERSION)
 
     @classmethod
     def load(cls, folder: Path) -> SmoteRandomForestModel:
         """Read a model written by :meth:`save`, trusting only scikit-learn/imblearn types."""
-        state = json.loads((folder / "model.json").read_text())
-        if state.get("format_version") != FORMAT_VERSION or state.get("kind") != cls.kind:
-            raise InputError(f"{folder} does not hold a seed model of format {FORMAT_VERSION}")
+        model, _ = read_model_state(folder, cls, FORMAT_VERSION)
         path = folder / MODEL_FILE
         untrusted = sio.get_untrusted_types(file=path)
         allowed = [t for t in untrusted if t.startswith(_TRUSTED_PREFIXES)]
         refused = sorted(set(untrusted) - set(allowed))
         if refused:
             raise InputError(f"{path} contains types latepay does not load: {refused}")
-        model = cls(**state["params"])
         model.pipeline_ = sio.load(path, trusted=allowed)
-        model.spec_ = LabelSpec.from_dict(state["label_spec"])
-        model.schema_ = FeatureSchema.from_dict(state["schema"])
-        model.threshold_ = float(state["threshold"])
-        model.profile_ = LatenessProfile.from_dict(state["profile"])
         return model
 
 
