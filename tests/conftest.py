@@ -6,6 +6,7 @@ rows. The server is taken from LATEPAY_TEST_POSTGRES_URL (default: the local tru
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,30 @@ def _postgres_reachable() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL schema of its own, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.engine.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def require_postgres() -> None:
+    """Skip where no PostgreSQL answers; in CI its absence is a failure."""
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but {POSTGRES_URL} did not answer")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
+
+
 @pytest.fixture(scope="session")
 def postgres_available() -> bool:
     return _postgres_reachable()
@@ -48,18 +73,9 @@ def sqlite_url(tmp_path: Path) -> str:
 def postgres_url(postgres_available: bool) -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL schema; skipped where no server answers."""
     if not postgres_available:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI but {POSTGRES_URL} did not answer")
-        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.engine.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.dispose()
+        require_postgres()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -358,47 +358,124 @@ def backtest(
 @app.command()
 def score(
     ctx: typer.Context,
+    input_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[INPUT]",
+            help="File of new invoices (.csv, .csv.gz, .parquet), each scored as of its issue "
+            "date; its columns are the canonical ones unless --mapping names them.",
+            show_default=False,
+        ),
+    ] = None,
+    open_: Annotated[
+        bool, typer.Option("--open", help="Score every open invoice of the database instead.")
+    ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Import mapping whose invoices section names INPUT's columns."),
+    ] = None,
     output: Annotated[Path, typer.Option(help="CSV file for the scores.")] = Path("scores.csv"),
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Score as of this date (default: the ledger's newest)."),
+        typer.Option(
+            "--as-of", help="With --open: score as of this date (default: the ledger's newest)."
+        ),
     ] = None,
+    reasons: Annotated[
+        int,
+        typer.Option(min=0, help="Reasons per invoice; 0 for none (explaining costs the most)."),
+    ] = 3,
 ) -> None:
-    """Score every open invoice with the champion model and record the scores."""
+    """Score new invoices from INPUT, or the open ones (--open), with the champion; record them."""
     from latepay.models.registry import ModelRegistry
     from latepay.scoring.batch import score_open_invoices
+    from latepay.scoring.files import read_invoice_file, score_invoice_file
 
     cli: CliContext = ctx.obj
+    _check_score_options(input_file, open_, mapping, as_of)
     moment = _parse_date(as_of, "--as-of")
     engine = cli.migrated_engine()
     model = ModelRegistry(cli.settings.model_dir, engine).load_champion()
+    if input_file is not None:
+        with error_console.status(f"Reading {input_file}"):
+            invoice_file = read_invoice_file(input_file, model, mapping=mapping)
     ledger = _load_ledger(cli)
-    moment = moment or ledger.as_of
-    with error_console.status(f"Scoring open invoices as of {moment:%Y-%m-%d}"):
-        scored = score_open_invoices(
-            engine, model, ledger, as_of=moment, tier_cutoffs=cli.settings.risk_tier_cutoffs
-        )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    columns = [c for c in scored.columns if c != "reasons"]
-    table = scored[columns].copy()
-    table["reasons"] = scored["reasons"].map(lambda rs: "; ".join(r["sentence"] for r in rs))
-    table.to_csv(output, index=False)
-    tiers = scored["risk_tier"].value_counts().to_dict()
+    tier_cutoffs = cli.settings.risk_tier_cutoffs
+    with _progress_bar() as progress:
+        task = progress.add_task("scoring", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if input_file is None:
+            moment = moment or ledger.as_of
+            result = score_open_invoices(
+                engine,
+                model,
+                ledger,
+                as_of=moment,
+                tier_cutoffs=tier_cutoffs,
+                output=output,
+                reasons=reasons,
+                on_chunk=advance,
+            )
+        else:
+            result = score_invoice_file(
+                engine,
+                model,
+                ledger,
+                invoice_file,
+                tier_cutoffs=tier_cutoffs,
+                output=output,
+                reasons=reasons,
+                on_chunk=advance,
+            )
+    warnings = [] if input_file is None else invoice_file.warnings
+    scored_what = (
+        {"as_of": f"{moment:%Y-%m-%d}"} if input_file is None else {"input": str(input_file)}
+    )
     if cli.json_output:
         cli.emit(
             {
-                "scored": len(scored),
-                "as_of": f"{moment:%Y-%m-%d}",
+                "scored": result.scored,
+                **scored_what,
                 "output": str(output),
-                "model_version": model.version_,
-                "risk_tiers": tiers,
+                "model_version": result.model_version,
+                "risk_tiers": result.risk_tiers,
+                "warnings": warnings,
             }
         )
         return
-    console.print(
-        f"Scored {len(scored):,} open invoices as of {moment:%Y-%m-%d} with {model.version_} "
-        f"-> {output}; risk tiers: {tiers}"
+    for warning in warnings:
+        error_console.print(f"[yellow]warning:[/] {warning}")
+    which = (
+        f"open invoices as of {moment:%Y-%m-%d}"
+        if input_file is None
+        else f"invoices of {input_file} as of their issue dates"
     )
+    console.print(
+        f"Scored {result.scored:,} {which} with {result.model_version} -> {output}; "
+        f"risk tiers: {result.risk_tiers}"
+    )
+
+
+def _check_score_options(
+    input_file: Path | None, open_: bool, mapping: Path | None, as_of: str | None
+) -> None:
+    if input_file is None and not open_:
+        raise LatepayError(
+            "latepay score needs a file of invoices (INPUT) or --open for the open invoices"
+        )
+    if input_file is not None and open_:
+        raise LatepayError(
+            "latepay score takes either a file of invoices (INPUT) or --open, not both"
+        )
+    if open_ and mapping is not None:
+        raise LatepayError("--mapping names the columns of INPUT; it does not apply to --open")
+    if input_file is not None and as_of is not None:
+        raise LatepayError(
+            "--as-of applies to --open; the invoices of INPUT are scored as of their issue dates"
+        )
 
 
 @app.command()
@@ -487,6 +564,109 @@ def demo(
         return
     _print_comparison(comparison)
     console.print(f"Champion model: {run.version} in {cli.settings.model_dir}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+) -> None:
+    """Serve the HTTP API (GUIDE §5) with the champion model; Ctrl-C stops it."""
+    import uvicorn
+
+    from latepay.api import create_app
+
+    cli: CliContext = ctx.obj
+    cli.migrated_engine().dispose()
+    uvicorn.run(
+        create_app(cli.settings),
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level="info",
+        server_header=False,
+    )
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Option(help="billing, collector, viewer or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
+) -> None:
+    """Create an API key; it is shown once and stored only as a hash."""
+    from latepay.api.keys import create_key
+
+    cli: CliContext = ctx.obj
+    key, info = create_key(cli.migrated_engine(), name=name or f"{role} key", role=role)
+    if cli.json_output:
+        cli.emit({"key": key, "id": info.id, "name": info.name, "role": info.role.value})
+        return
+    console.print(
+        f"Created key {info.id} ({info.role.value}, {info.name!r}). Keep it now; "
+        "it cannot be shown again:"
+    )
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context) -> None:
+    """List API keys (their first characters only)."""
+    from latepay.api.keys import list_keys
+
+    cli: CliContext = ctx.obj
+    keys = list_keys(cli.migrated_engine())
+    if cli.json_output:
+        cli.emit(
+            {
+                "keys": [
+                    {
+                        "id": k.id,
+                        "name": k.name,
+                        "role": k.role.value,
+                        "prefix": k.prefix,
+                        "created_at": k.created_at,
+                        "revoked_at": k.revoked_at,
+                    }
+                    for k in keys
+                ]
+            }
+        )
+        return
+    table = Table("id", "name", "role", "starts with", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.role.value,
+            k.prefix + "...",
+            f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    ctx: typer.Context, key_id: Annotated[int, typer.Argument(help="The key's id.")]
+) -> None:
+    """Revoke an API key; the API refuses it within seconds."""
+    from latepay.api.keys import revoke_key
+
+    cli: CliContext = ctx.obj
+    info = revoke_key(cli.migrated_engine(), key_id)
+    if cli.json_output:
+        cli.emit({"id": info.id, "revoked_at": info.revoked_at})
+        return
+    console.print(f"Revoked key {info.id} ({info.name!r}).")
 
 
 def main() -> None:

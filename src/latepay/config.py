@@ -57,6 +57,15 @@ class Settings(BaseSettings):
 
     dask_scheduler: str | None = None
 
+    api_max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest request body the API accepts (413 above)."
+    )
+    model_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the API checks whether a new champion was promoted.",
+    )
+
     @field_validator("risk_tier_cutoffs")
     @classmethod
     def _cutoffs_increase(cls, cutoffs: tuple[float, ...]) -> tuple[float, ...]:

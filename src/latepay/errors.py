@@ -18,3 +18,7 @@ class NotEnoughDataError(LatepayError):
 
 class NotFoundError(LatepayError):
     """A named thing (invoice, customer, model version) does not exist."""
+
+
+class ConflictError(LatepayError):
+    """A request contradicts what is stored (an invoice id already used for other content)."""

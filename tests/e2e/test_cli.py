@@ -106,7 +106,7 @@ def test_train_registers_a_self_describing_champion(imported, trained) -> None:
 def test_score_records_every_open_invoice_with_the_champion(imported, trained) -> None:
     folder, db = imported
     output = folder / "scores.csv"
-    result = run_json("score", "--output", str(output), cwd=folder, db=db)
+    result = run_json("score", "--open", "--output", str(output), cwd=folder, db=db)
     scores = pd.read_csv(output)
     assert len(scores) == result["scored"]
     assert (scores["model_version"] == trained["version"]).all()
@@ -124,6 +124,46 @@ def test_score_records_every_open_invoice_with_the_champion(imported, trained) -
     # As of the ledger's newest date, the open invoices are exactly the unpaid ones.
     assert result["scored"] == unpaid > 0
     assert recorded == result["scored"]
+
+
+def test_score_a_file_of_new_invoices_as_of_their_issue_dates(imported, trained) -> None:
+    folder, db = imported
+    sample = pd.read_csv(sample_mapping_path().parent / "invoices.csv.gz", dtype=str).tail(40)
+    new = sample.assign(
+        invoice_id="NEW-" + sample["invoice_id"],
+        issue_date="2024-01-15",
+        due_date="2024-02-14",
+    )
+    new.to_csv(folder / "new.csv", index=False)
+    engine = sa.create_engine(db)
+    count = sa.text("SELECT count(*) FROM predictions WHERE invoice_id LIKE 'NEW-%'")
+
+    result = run_json("score", "new.csv", "--output", "new-scores.csv", cwd=folder, db=db)
+
+    scores = pd.read_csv(folder / "new-scores.csv")
+    positive = new[new["amount"].astype(float) > 0]
+    assert result["scored"] == len(scores) == len(positive)
+    assert set(scores["invoice_id"]) == set(positive["invoice_id"])
+    assert (scores["model_version"] == trained["version"]).all()
+    assert scores["reasons"].notna().any()
+    with engine.connect() as connection:
+        assert connection.scalar(count) == len(positive)
+        as_of = connection.scalar(
+            sa.text("SELECT DISTINCT date(as_of) FROM predictions WHERE invoice_id LIKE 'NEW-%'")
+        )
+        stored = connection.scalar(
+            sa.text("SELECT count(*) FROM invoices WHERE invoice_id LIKE 'NEW-%'")
+        )
+    engine.dispose()
+    assert as_of == "2024-01-15"
+    assert stored == 0
+
+    new.loc[new.index[2], "issue_date"] = "15/01/2024"
+    new.to_csv(folder / "bad.csv", index=False)
+    bad = run("score", "bad.csv", cwd=folder, db=db, check=False)
+    assert bad.returncode == 1
+    assert "bad.csv:4: column issue_date value '15/01/2024'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_generate_writes_a_ledger_that_imports(tmp_path: Path) -> None:
@@ -150,6 +190,8 @@ def test_generate_writes_a_ledger_that_imports(tmp_path: Path) -> None:
         (("backtest", "--cutoff", "not-a-date"), "--cutoff"),
         (("train", "--model", "forest"), "--model must be gbm or seed"),
         (("--db", "nonsense://x", "summary"), "database URL"),
+        (("score",), "a file of invoices (INPUT) or --open"),
+        (("score", "new.csv", "--open"), "either a file of invoices (INPUT) or --open"),
     ],
 )
 def test_mistakes_get_one_clear_line_and_a_non_zero_exit(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-Row = pd.Series
+# One invoice's features by name: a Series, or a row view of a frame (see top_reasons).
+Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,12 @@ class Reason:
     sentence: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "feature": self.feature,
+            "value": self.value,
+            "contribution": self.contribution,
+            "sentence": self.sentence,
+        }
 
 
 def _n(value) -> int:
@@ -178,23 +186,59 @@ def top_reasons(
     """The ``top`` features pushing each invoice towards lateness, strongest first.
 
     Only positive contributions are reasons: a low-risk invoice may have none.
+    ``contributions`` has a row per row of ``features``, with the same index.
     """
+    if not contributions.index.equals(features.index):
+        contributions = contributions.loc[features.index]
+    pushes = contributions.to_numpy(dtype=float)
+    names = list(contributions.columns)
+    count = min(top, len(names))
+    # Strongest first; equal pushes in column order.
+    strongest = np.argsort(-pushes, axis=1, kind="stable")[:, :count]
+    strongest_pushes = np.take_along_axis(pushes, strongest, axis=1)
+    columns = {name: features[name].to_numpy() for name in features.columns}
     reasons = []
-    for index, row in features.iterrows():
-        pushes = contributions.loc[index]
-        pushes = pushes[pushes > 0].sort_values(ascending=False).head(top)
-        reasons.append(
-            [
+    for position in range(len(features)):
+        row = _RowView(columns, position)
+        found = []
+        for rank in range(count):
+            push = strongest_pushes[position, rank]
+            if not push > 0:
+                break
+            name = names[strongest[position, rank]]
+            found.append(
                 Reason(
                     feature=name,
                     value=_plain(row.get(name)),
                     contribution=round(float(push), 4),
                     sentence=sentence_for(name, row),
                 )
-                for name, push in pushes.items()
-            ]
-        )
+            )
+        reasons.append(found)
     return reasons
+
+
+class _RowView(Mapping[str, Any]):
+    """Row ``position`` of a frame's columns, read on demand (cheaper than a Series per row).
+
+    Values come back as Python scalars, as in a row of ``DataFrame.iterrows``.
+    """
+
+    __slots__ = ("_columns", "_position")
+
+    def __init__(self, columns: dict[str, np.ndarray], position: int) -> None:
+        self._columns = columns
+        self._position = position
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._columns[name][self._position]
+        return value.item() if isinstance(value, np.generic) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 def _plain(value):

@@ -107,9 +107,10 @@ class ModelRegistry:
     def load(self, version: str) -> LateModel:
         """Load a version from its folder; only complete versions exist under their name."""
         folder = self._folder(version)
-        kind = json.loads((folder / METADATA_FILE).read_text())["kind"]
-        model = MODEL_KINDS[kind].load(folder)
+        metadata = json.loads((folder / METADATA_FILE).read_text())
+        model = MODEL_KINDS[metadata["kind"]].load(folder)
         model.version_ = version
+        model.training_seconds_ = metadata["training_seconds"]
         return model
 
     def champion_version(self) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from latepay.errors import InputError
@@ -52,15 +53,22 @@ class FeatureSchema:
                 f"features {missing} that the model was trained with are missing; "
                 "score with the same mapping (extra features) the model was trained on"
             )
-        out = pd.DataFrame(index=features.index)
-        for column in self.numeric:
-            out[column] = pd.to_numeric(features[column], errors="coerce").astype(float)
+        # Built as one dict and one constructor: column-by-column assignment costs more than
+        # the prediction itself when a single invoice is scored.
+        columns: dict[str, object] = {
+            column: pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
+            for column in self.numeric
+        }
         for column, levels in self.categorical.items():
-            values = features[column].astype(object).where(features[column].notna(), None)
-            text = values.map(lambda v: None if v is None else str(v))
-            known = text.where(text.isin(levels[:-1]) | text.isna(), OTHER)
-            out[column] = pd.Categorical(known, categories=list(levels))
-        return out
+            values = features[column]
+            text = np.array(
+                [None if pd.isna(v) else str(v) for v in values.to_numpy(dtype=object)],
+                dtype=object,
+            )
+            kept = set(levels[:-1])
+            known = np.array([v is None or v in kept for v in text], dtype=bool)
+            columns[column] = pd.Categorical(np.where(known, text, OTHER), categories=list(levels))
+        return pd.DataFrame(columns, index=features.index)
 
     def to_dict(self) -> dict:
         return {

@@ -1,0 +1,235 @@
+"""Scoring service target: ``POST /v1/invoices`` (one invoice) at 50 concurrent clients.
+
+    python benchmarks/bench_api.py [--seconds 60] [--clients 50] [--database sqlite|postgresql]
+
+A real ``latepay serve`` process (uvicorn, one worker, no access log) over the bundled sample
+(200 customers, 21,412 invoices) and a gbm champion is loaded by ``wrk`` (Debian package
+``wrk``; the load generator runs on the same 2-core machine and takes CPU from the server).
+Every request posts a new invoice for a customer with history, which the server stores,
+scores as of its issue date with reasons, and records, in one transaction per group of
+requests. Latency percentiles are wrk's, measured on the client side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from latepay.api.keys import create_key
+from latepay.config import Settings
+from latepay.db import make_engine, upgrade_to_head
+from latepay.db.tables import Prediction
+from latepay.features import load_ledger
+from latepay.ingest import import_mapping
+from latepay.learning.train import train_and_register
+from latepay.sample import sample_mapping_path
+
+LATEPAY = str(Path(sys.executable).with_name("latepay"))
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+WARM_UP_SECONDS = 5
+
+# One new invoice per request, unique across wrk's threads; the summary is printed as JSON.
+WRK_SCRIPT = """
+local counter = 0
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+request = function()
+  counter = counter + 1
+  local customer = string.format("C%06d", (counter * 7919 + thread_id * 31) % 200 + 1)
+  local body = string.format(
+    '{"invoice_id":"%s-%d-%d","customer_id":"%s","issue_date":"ISSUE_DATE",'
+    .. '"payment_terms_days":30,"amount":%d,"currency":"EUR",'
+    .. '"features":{"po_number_required":%d}}',
+    "RUN_ID", thread_id, counter, customer, 100 + (counter * 37) % 9000, counter % 2)
+  return wrk.format("POST", "/v1/invoices",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer API_KEY"}, body)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"duration_us":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,'
+    .. '"non_2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def prepare(folder: Path, database_url: str) -> tuple[str, str]:
+    """Import the sample, train a champion, make a billing key; return (key, issue date)."""
+    engine = make_engine(database_url)
+    upgrade_to_head(engine)
+    import_mapping(engine, sample_mapping_path())
+    ledger = load_ledger(engine)
+    settings = Settings(database_url=database_url, model_dir=folder / "models")
+    train_and_register(engine, ledger, settings, kind="gbm")
+    key, _ = create_key(engine, name="benchmark", role="billing")
+    engine.dispose()
+    return key, f"{ledger.as_of:%Y-%m-%d}"
+
+
+def run_wrk(url: str, script: Path, *, clients: int, seconds: int) -> dict:
+    threads = min(2, clients)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.search(r"WRK_JSON (\{.*\})", out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    return json.loads(found.group(1))
+
+
+def group_sizes(base_url: str, key: str) -> tuple[float, float]:
+    """Sum and count of the server's scoring-group-size histogram."""
+    text = httpx.get(f"{base_url}/metrics", headers={"Authorization": f"Bearer {key}"}).text
+    total = float(re.search(r"^latepay_scoring_group_size_sum (\S+)", text, re.M).group(1))
+    count = float(re.search(r"^latepay_scoring_group_size_count (\S+)", text, re.M).group(1))
+    return total, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 1
+    console = Console(width=150)
+    with tempfile.TemporaryDirectory(prefix="latepay-bench-api-") as tmp:
+        folder = Path(tmp)
+        database_url = f"sqlite:///{folder / 'latepay.db'}"
+        if args.database == "postgresql":
+            schema = f"bench_api_{os.getpid()}"
+            admin = make_engine(POSTGRES_URL)
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            database_url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        console.print(f"Preparing the sample and a champion ({args.database}) ...")
+        key, issue_date = prepare(folder, database_url)
+
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "LATEPAY_MODEL_DIR": str(folder / "models")}
+        server = subprocess.Popen(
+            [LATEPAY, "--db", database_url, "serve", "--port", str(port), "--no-access-log"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / "server.log").open("w"),
+        )
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            rows = []
+            runs = [
+                ("warm-up", args.clients, WARM_UP_SECONDS),
+                ("1 client", 1, 15),
+                (f"{args.clients} clients", args.clients, args.seconds),
+            ]
+            for name, clients, seconds in runs:
+                script = folder / f"{name.replace(' ', '_')}.lua"
+                script.write_text(
+                    WRK_SCRIPT.replace("ISSUE_DATE", issue_date)
+                    .replace("API_KEY", key)
+                    .replace("RUN_ID", f"B{len(rows)}")
+                )
+                sizes_before = group_sizes(base_url, key)
+                result = run_wrk(base_url, script, clients=clients, seconds=seconds)
+                sizes_after = group_sizes(base_url, key)
+                groups = sizes_after[1] - sizes_before[1]
+                result["mean_group"] = (sizes_after[0] - sizes_before[0]) / groups if groups else 0
+                result.update(name=name, clients=clients, seconds=seconds)
+                rows.append(result)
+            engine = make_engine(database_url)
+            with engine.connect() as connection:
+                recorded = connection.scalar(sa.select(sa.func.count()).select_from(Prediction))
+            engine.dispose()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        if args.database == "postgresql":
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+    table = Table(title=f"POST /v1/invoices, one invoice per request ({args.database})")
+    for column in (
+        "run",
+        "clients",
+        "seconds",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "mean group",
+    ):
+        table.add_column(column, justify="right")
+    for r in rows:
+        errors = r["non_2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+        table.add_row(
+            r["name"],
+            str(r["clients"]),
+            str(r["seconds"]),
+            f"{r['requests']:,}",
+            f"{r['requests'] / (r['duration_us'] / 1e6):,.0f}",
+            *(f"{r[p] / 1000:.1f}" for p in ("p50", "p90", "p99", "max")),
+            str(errors),
+            f"{r['mean_group']:.1f}",
+        )
+    console.print(table)
+    posted = sum(r["requests"] for r in rows)
+    console.print(f"Predictions recorded: {recorded:,} (wrk counted {posted:,} completed requests)")
+    console.print("Target: p99 <= 30 ms and zero errors at 50 clients.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

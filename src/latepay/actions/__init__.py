@@ -1,0 +1,1 @@
+"""Turning scores into what the collections team does next."""

@@ -1,0 +1,111 @@
+"""The HTTP API (GUIDE §5): FastAPI app factory, start-up and shut-down.
+
+At start-up the champion model is loaded once; a background task swaps in a newly promoted
+one. Posted invoices go through a :class:`~latepay.api.batching.MicroBatcher`, so requests
+arriving together share one history read and one model call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI
+from sqlalchemy import Connection
+
+from latepay.api.auth import KeyChecker
+from latepay.api.batching import MicroBatcher
+from latepay.api.champion import Champion
+from latepay.api.errors import install_error_handlers
+from latepay.api.metrics import ApiMetrics, MetricsMiddleware
+from latepay.api.routes import customers, invoices, scoring, system, webhooks
+from latepay.config import Settings, get_settings
+from latepay.db.session import make_engine
+from latepay.errors import ConflictError
+from latepay.models.registry import ModelRegistry
+from latepay.scoring.issuance import IssuanceResult, issue_invoices
+from latepay.webhooks import WebhookDispatcher, enqueue_score_events, previous_tiers
+
+MAX_REQUESTS_PER_GROUP = 64
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for the database and model registry of ``settings``."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    metrics = ApiMetrics()
+    champion = Champion(ModelRegistry(settings.model_dir, engine))
+
+    dispatcher = WebhookDispatcher(engine)
+
+    def issue(requests: Sequence[list[dict[str, Any]]]) -> list[IssuanceResult | ConflictError]:
+        events = 0
+
+        def enqueue_events(connection: Connection, scored: pd.DataFrame) -> None:
+            nonlocal events
+            tiers = previous_tiers(connection, scored["invoice_id"])
+            events += enqueue_score_events(connection, scored, tiers)
+
+        results = issue_invoices(
+            engine,
+            champion.get(),
+            requests,
+            tier_cutoffs=settings.risk_tier_cutoffs,
+            on_scored=enqueue_events,
+        )
+        if events:
+            dispatcher.notify()
+        metrics.batch_size.observe(len(requests))
+        for result in results:
+            if isinstance(result, IssuanceResult):
+                for score, created in zip(result.scores, result.created, strict=True):
+                    if created:
+                        metrics.scores.labels(score["risk_tier"]).inc()
+        return results
+
+    issuer: MicroBatcher[list[dict[str, Any]], IssuanceResult] = MicroBatcher(
+        issue, max_items=MAX_REQUESTS_PER_GROUP
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(champion.refresh)
+        metrics.serving(champion.version)
+        issuer.start()
+        await dispatcher.start()
+        watcher = asyncio.create_task(
+            champion.watch(settings.model_refresh_seconds, on_change=metrics.serving)
+        )
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await issuer.stop()
+            await dispatcher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="latepay",
+        version=package_version("latepay"),
+        description="Scores invoices at issuance: probability of late payment, why, what to do.",
+        lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.keys = KeyChecker(engine)
+    app.state.champion = champion
+    app.state.metrics = metrics
+    app.state.issuer = issuer
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_error_handlers(app)
+    for module in (invoices, scoring, customers, webhooks, system):
+        app.include_router(module.router)
+    return app

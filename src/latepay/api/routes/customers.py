@@ -1,0 +1,95 @@
+"""``GET /v1/customers/{id}``: a customer's risk, payment record and open balance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+
+from latepay.api.auth import ANY_ROLE, require
+from latepay.api.keys import Role
+from latepay.api.schemas import CustomerDetail, PaymentHistory
+from latepay.db.tables import Customer, Invoice, Prediction, utcnow
+from latepay.errors import NotFoundError
+from latepay.scoring.score import risk_tiers
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+@router.get("/{customer_id}", response_model=CustomerDetail, responses={404: {}})
+def get_customer(
+    customer_id: str,
+    request: Request,
+    _: Role = Depends(require(*ANY_ROLE)),  # noqa: B008
+) -> CustomerDetail:
+    state = request.app.state
+    with state.engine.connect() as connection:
+        customer = (
+            connection.execute(sa.select(Customer).where(Customer.customer_id == customer_id))
+            .mappings()
+            .first()
+        )
+        if customer is None:
+            raise NotFoundError(f"no customer {customer_id!r}")
+        invoices = pd.read_sql(
+            sa.select(
+                Invoice.invoice_id,
+                Invoice.due_date,
+                Invoice.settled_date,
+                Invoice.amount,
+                Invoice.currency,
+                Invoice.is_credit_note,
+            ).where(Invoice.customer_id == customer_id),
+            connection,
+        )
+        open_ids = invoices.loc[invoices["settled_date"].isna(), "invoice_id"].tolist()
+        latest_p_late = _latest_p_late(connection, open_ids)
+
+    invoices = invoices[~invoices["is_credit_note"].astype(bool)]
+    due = pd.to_datetime(invoices["due_date"])
+    settled = pd.to_datetime(invoices["settled_date"])
+    days_late = (settled - due).dt.days - state.settings.grace_days
+    paid_late = days_late > 0
+    is_open = settled.isna()
+    overdue = is_open & (due < pd.Timestamp(utcnow().date()))
+    currency = invoices["currency"].fillna("unknown")
+
+    open_amounts = invoices.loc[is_open, "amount"]
+    weights = open_amounts.to_numpy()
+    p_late = invoices.loc[is_open, "invoice_id"].map(latest_p_late).to_numpy(dtype=float)
+    scored = ~np.isnan(p_late)
+    risk_segment = None
+    if scored.any() and weights[scored].sum() > 0:
+        mean_p_late = np.average(p_late[scored], weights=weights[scored])
+        risk_segment = risk_tiers(np.array([mean_p_late]), state.settings.risk_tier_cutoffs)[0]
+
+    settled_count = int((~is_open).sum())
+    return CustomerDetail(
+        **{k: customer[k] for k in CustomerDetail.model_fields if k in customer},
+        risk_segment=risk_segment,
+        history=PaymentHistory(
+            invoices=len(invoices),
+            settled=settled_count,
+            paid_late=int(paid_late.sum()),
+            late_share=float(paid_late.sum() / settled_count) if settled_count else None,
+            mean_days_late=float(days_late[paid_late].mean()) if paid_late.any() else None,
+        ),
+        open_invoices=int(is_open.sum()),
+        open_balance=invoices.loc[is_open].groupby(currency)["amount"].sum().round(2).to_dict(),
+        overdue_balance=invoices.loc[overdue].groupby(currency)["amount"].sum().round(2).to_dict(),
+    )
+
+
+def _latest_p_late(connection, invoice_ids: list[str]) -> dict[str, float]:
+    if not invoice_ids:
+        return {}
+    newest = (
+        sa.select(sa.func.max(Prediction.id))
+        .where(Prediction.invoice_id.in_(invoice_ids))
+        .group_by(Prediction.invoice_id)
+    )
+    rows = connection.execute(
+        sa.select(Prediction.invoice_id, Prediction.p_late).where(Prediction.id.in_(newest))
+    )
+    return dict(rows.all())

@@ -1,0 +1,230 @@
+"""Request and answer bodies of the HTTP API (GUIDE §5), validated by pydantic.
+
+Bodies forbid unknown fields, so a misspelt field is a 422 that names it rather than a value
+silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
+FeatureValue = Annotated[str, StringConstraints(max_length=256)] | float | bool | None
+RiskTier = Literal["low", "medium", "high", "critical"]
+MAX_INVOICES_PER_REQUEST = 1000
+MAX_AMOUNT = 1e13
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InvoiceTerms(_Body):
+    """What can change about an invoice before it is issued (what-if scenarios)."""
+
+    amount: float | None = Field(None, gt=0, lt=MAX_AMOUNT, allow_inf_nan=False)
+    due_date: dt.date | None = None
+    payment_terms_days: int | None = Field(None, ge=0, le=3650)
+    currency: Currency | None = None
+    payment_method: ShortText | None = None
+    channel: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=32),
+        ]
+        | None
+    ) = None
+
+
+class InvoiceDraft(InvoiceTerms):
+    """An invoice as issued; ``invoice_id`` may be left out when only scoring it."""
+
+    invoice_id: Identifier | None = None
+    customer_id: Identifier
+    issue_date: dt.date
+    amount: float = Field(gt=0, lt=MAX_AMOUNT, allow_inf_nan=False)
+    features: dict[ShortText, FeatureValue] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Extra invoice features the model was trained with, by source column name.",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _finite(cls, features: dict[str, Any]) -> dict[str, Any]:
+        for name, value in features.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"feature {name!r} must be a finite number, not {value}")
+        return features
+
+    @model_validator(mode="after")
+    def _due_date_known(self) -> InvoiceDraft:
+        if self.due_date is None and self.payment_terms_days is None:
+            raise ValueError("give due_date or payment_terms_days")
+        if self.due_date is not None and self.due_date < self.issue_date:
+            raise ValueError(f"due_date {self.due_date} is before issue_date {self.issue_date}")
+        if self.due_date is not None and self.payment_terms_days is not None:
+            terms = (self.due_date - self.issue_date).days
+            if terms != self.payment_terms_days:
+                raise ValueError(
+                    f"due_date is {terms} days after issue_date but payment_terms_days is "
+                    f"{self.payment_terms_days}; give one of them"
+                )
+        return self
+
+
+class InvoiceIn(InvoiceDraft):
+    """An invoice posted at issuance: stored and scored."""
+
+    invoice_id: Identifier
+
+
+class Reason(BaseModel):
+    feature: str
+    value: float | str | None
+    contribution: float
+    sentence: str
+
+
+class Action(BaseModel):
+    code: str
+    text: str
+
+
+class Score(BaseModel):
+    """A score answer (GUIDE §5)."""
+
+    invoice_id: str | None
+    p_late: float
+    bucket_probabilities: dict[str, float]
+    expected_days_late: float
+    risk_tier: RiskTier
+    reasons: list[Reason]
+    recommended_action: Action
+    model_version: str
+    as_of: dt.date
+
+
+class RecordedScore(Score):
+    scored_at: dt.datetime
+
+
+class IssuedInvoice(RecordedScore):
+    created: bool = Field(description="False when the same invoice was posted before.")
+
+
+class IssuedInvoices(BaseModel):
+    results: list[IssuedInvoice]
+
+
+class WhatIf(_Body):
+    """Score an invoice and variations of it; nothing is stored."""
+
+    invoice: InvoiceDraft | None = Field(None, description="An invoice not (yet) stored.")
+    invoice_id: Identifier | None = Field(None, description="A stored invoice, instead.")
+    scenarios: list[InvoiceTerms] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_invoice(self) -> WhatIf:
+        if (self.invoice is None) == (self.invoice_id is None):
+            raise ValueError("give either invoice or invoice_id")
+        return self
+
+
+class Scenario(BaseModel):
+    changes: dict[str, Any]
+    score: Score
+    p_late_change: float
+
+
+class WhatIfAnswer(BaseModel):
+    base: Score
+    scenarios: list[Scenario]
+
+
+class Payment(BaseModel):
+    payment_id: str
+    paid_date: dt.date
+    amount: float
+
+
+class InvoiceDetail(BaseModel):
+    invoice_id: str
+    customer_id: str
+    issue_date: dt.date
+    due_date: dt.date
+    amount: float
+    currency: str | None
+    payment_method: str | None
+    channel: str | None
+    settled_date: dt.date | None
+    status: Literal["open", "settled"]
+    latest_score: RecordedScore | None
+    payments: list[Payment]
+    reminders: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]]
+
+
+class PaymentHistory(BaseModel):
+    invoices: int
+    settled: int
+    paid_late: int
+    late_share: float | None
+    mean_days_late: float | None = Field(description="Over the invoices paid late.")
+
+
+class CustomerDetail(BaseModel):
+    customer_id: str
+    name: str | None
+    industry: str | None
+    country: str | None
+    segment: str | None
+    credit_limit: float | None
+    payment_terms_days: int | None
+    risk_segment: RiskTier | None = Field(
+        description="Tier of the open invoices' amount-weighted latest P(late); none when "
+        "nothing is open or scored."
+    )
+    history: PaymentHistory
+    open_invoices: int
+    open_balance: dict[str, float] = Field(description="Open amount by currency.")
+    overdue_balance: dict[str, float] = Field(description="Past-due open amount by currency.")
+
+
+EventType = Literal["invoice.high_risk", "invoice.tier_changed"]
+
+
+class SubscriptionIn(_Body):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048)]
+    events: list[EventType] | None = Field(None, description="All event types when left out.")
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=128)] | None = Field(
+        None, description="Signing secret; generated when left out."
+    )
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: dt.datetime
+    secret: str | None = Field(None, description="Shown once, when the subscription is made.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unreachable"]
+    model_version: str | None
