@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 from tests.scoring.conftest import Scoring, new_invoices, write_csv
 
-from latepay.db.tables import Prediction
+from latepay.db.tables import Prediction, WebhookDelivery
 from latepay.scoring import score_invoices
-from latepay.scoring.batch import record_predictions
+from latepay.scoring.batch import open_invoices, record_predictions, score_and_record
 from latepay.scoring.files import read_invoice_file
 from latepay.scoring.records import prediction_rows
+from latepay.webhooks import subscribe, unsubscribe
 
 
 def stored_rows(scoring: Scoring) -> list[dict]:
@@ -41,3 +43,40 @@ def test_recorded_scores_read_back_as_written_through_sqlalchemy(
     assert [row["as_of"].date() for row in fast] == list(moments.dt.date)
     assert all(len(row["reasons"]["reasons"]) <= 3 for row in fast)
     assert set(fast[0]["bucket_probabilities"]) == set(buckets)
+
+
+def test_rescoring_announces_tier_changes_to_subscribers(scoring: Scoring, tmp_path: Path) -> None:
+    subscription = subscribe(scoring.engine, "https://crm.example.com/hooks")
+    try:
+        open_now = open_invoices(scoring.ledger, scoring.ledger.as_of)
+        moments = pd.Series(scoring.ledger.as_of, index=open_now.index)
+        scored = score_invoices(scoring.model, scoring.ledger, open_now, moments=moments)
+        # Pretend each was last scored in another tier, so every one of them changed tier.
+        other = {"low": "medium", "medium": "low", "high": "medium", "critical": "high"}
+        earlier = scored.assign(risk_tier=scored["risk_tier"].map(other))
+        buckets = scoring.model.spec_.bucket_names
+        with scoring.engine.begin() as connection:
+            connection.execute(
+                sa.insert(Prediction),
+                prediction_rows(earlier, moments=moments, bucket_names=buckets),
+            )
+        score_and_record(
+            scoring.engine,
+            scoring.model,
+            scoring.ledger,
+            open_now,
+            moments=moments,
+            tier_cutoffs=(0.25, 0.5, 0.75),
+            output=tmp_path / "scores.csv",
+        )
+        with scoring.engine.connect() as connection:
+            events = connection.execute(
+                sa.select(WebhookDelivery.event_type, WebhookDelivery.payload)
+            ).all()
+        changed = [p["data"] for t, p in events if t == "invoice.tier_changed"]
+        assert sorted(d["invoice_id"] for d in changed) == sorted(open_now["invoice_id"])
+        assert all(d["customer_id"] for d in changed)
+    finally:
+        unsubscribe(scoring.engine, subscription.id)
+        with scoring.engine.begin() as connection:
+            connection.execute(sa.delete(WebhookDelivery))

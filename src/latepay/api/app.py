@@ -29,7 +29,7 @@ from latepay.db.session import make_engine
 from latepay.errors import ConflictError
 from latepay.models.registry import ModelRegistry
 from latepay.scoring.issuance import IssuanceResult, issue_invoices
-from latepay.webhooks import WebhookDispatcher, enqueue_score_events, previous_tiers
+from latepay.webhooks import WebhookDispatcher, announce_scores
 
 MAX_REQUESTS_PER_GROUP = 64
 
@@ -48,8 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         def enqueue_events(connection: Connection, scored: pd.DataFrame) -> None:
             nonlocal events
-            tiers = previous_tiers(connection, scored["invoice_id"])
-            events += enqueue_score_events(connection, scored, tiers)
+            events += announce_scores(connection, scored)
 
         results = issue_invoices(
             engine,

@@ -30,6 +30,7 @@ from latepay.features import Ledger
 from latepay.models.training import LateModel
 from latepay.scoring.records import prediction_rows
 from latepay.scoring.score import score_invoices
+from latepay.webhooks import announce_scores
 
 CHUNK_ROWS = 100_000  # invoices scored at once: their features and reasons stay in memory
 RECORD_CHUNK_ROWS = 50_000
@@ -161,7 +162,10 @@ def score_and_record(
                 reasons=reasons,
             )
             record_predictions(
-                engine, scored, moments=chunk_moments, bucket_names=model.spec_.bucket_names
+                engine,
+                scored.assign(customer_id=chunk["customer_id"].to_numpy()),
+                moments=chunk_moments,
+                bucket_names=model.spec_.bucket_names,
             )
             scores_table(scored).to_csv(stream, index=False, header=start == 0)
             tiers.update(scored["risk_tier"])
@@ -210,6 +214,9 @@ def record_predictions(
     """
     rows = prediction_rows(scored, moments=moments, bucket_names=bucket_names)
     with engine.begin() as connection:
+        # Tier changes found by re-scoring reach subscribers too, through the outbox that a
+        # running `latepay serve` delivers from.
+        announce_scores(connection, scored)
         if connection.dialect.name == "sqlite":
             _insert_into_sqlite(connection, rows)
             return

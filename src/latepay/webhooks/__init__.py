@@ -18,6 +18,7 @@ from latepay.webhooks.events import (
     EVENT_TYPES,
     HIGH_RISK,
     TIER_CHANGED,
+    announce_scores,
     enqueue_score_events,
     previous_tiers,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "DeliveryStats",
     "Subscription",
     "WebhookDispatcher",
+    "announce_scores",
     "deliver_due",
     "enqueue_score_events",
     "list_subscriptions",

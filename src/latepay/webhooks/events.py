@@ -160,6 +160,27 @@ def enqueue_score_events(
     return len(rows)
 
 
+def announce_scores(connection: Connection, scored: pd.DataFrame) -> int:
+    """Enqueue the events of scores about to be recorded; call it before inserting them.
+
+    Previous tiers are only looked up when someone subscribes, so scoring a million invoices
+    with no subscriber pays one small query.
+
+    Returns
+    -------
+    int
+        Deliveries written (see :func:`enqueue_score_events`).
+    """
+    active = connection.execute(
+        sa.select(WebhookSubscription.id).where(WebhookSubscription.active).limit(1)
+    ).first()
+    if active is None:
+        return 0
+    return enqueue_score_events(
+        connection, scored, previous_tiers(connection, scored["invoice_id"])
+    )
+
+
 def _payload(
     event_type: str,
     record: dict[str, Any],
