@@ -20,7 +20,7 @@ from latepay.db.tables import Invoice, Prediction
 from latepay.errors import ConflictError
 from latepay.features import load_ledger
 from latepay.models.registry import ModelRegistry
-from latepay.scoring import score_invoices
+from latepay.scoring import issuance, score_invoices
 from latepay.scoring.issuance import canonical_records, issue_invoices
 from latepay.webhooks import verify
 
@@ -443,3 +443,30 @@ def test_a_refused_request_does_not_decide_the_content_of_an_id_another_one_uses
     with served.engine.connect() as connection:
         amount = connection.scalar(sa.select(Invoice.amount).where(Invoice.invoice_id == "GRP-NEW"))
     assert amount == 222.0
+
+
+def test_an_id_stored_by_another_writer_meanwhile_is_answered_as_a_repeat(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read saw no invoice, but another process stored it before our insert."""
+    model = ModelRegistry(served.folder / "models", served.engine).load_champion()
+    with served.client("billing") as client:
+        first = client.post("/v1/invoices", json=invoice("RACE-1")).json()
+    real_stored_hashes = issuance._stored_hashes
+    reads = []
+
+    def stale_on_first_read(connection, invoice_ids):
+        reads.append(invoice_ids)
+        return {} if len(reads) == 1 else real_stored_hashes(connection, invoice_ids)
+
+    monkeypatch.setattr(issuance, "_stored_hashes", stale_on_first_read)
+    (result,) = issue_invoices(
+        served.engine,
+        model,
+        [canonical_records([invoice("RACE-1")])],
+        tier_cutoffs=(0.25, 0.5, 0.75),
+    )
+    assert len(reads) == 2
+    assert result.created == [False]
+    assert result.scores[0]["p_late"] == pytest.approx(first["p_late"], abs=1e-12)
+    assert prediction_count(served, "RACE-1") == 1

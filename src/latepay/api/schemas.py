@@ -22,7 +22,7 @@ from pydantic import (
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
-FeatureValue = Annotated[str, StringConstraints(max_length=256)] | float | bool | None
+FeatureValue = Annotated[str, StringConstraints(max_length=256)] | bool | int | float | None
 RiskTier = Literal["low", "medium", "high", "critical"]
 MAX_INVOICES_PER_REQUEST = 1000
 MAX_AMOUNT = 1e13

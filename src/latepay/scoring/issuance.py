@@ -147,9 +147,25 @@ def issue_invoices(
     list
         Per request, its :class:`IssuanceResult`, or the :class:`ConflictError` that refused it.
     """
-    # Decided in plain Python over ids and hashes: pandas selections per request would cost
-    # more than scoring a whole group.
-    # One frame and one fingerprint pass for the whole group.
+    try:
+        return _issue(engine, model, requests, tier_cutoffs=tier_cutoffs, on_scored=on_scored)
+    except sa.exc.IntegrityError:
+        # Another writer (a second server process, an import) stored one of these ids between
+        # our read and our write; nothing of ours was written. Seen again, the id is either
+        # the same invoice (answered as a repeat) or a conflict.
+        return _issue(engine, model, requests, tier_cutoffs=tier_cutoffs, on_scored=on_scored)
+
+
+def _issue(
+    engine: Engine,
+    model: LateModel,
+    requests: Sequence[list[dict[str, Any]]],
+    *,
+    tier_cutoffs: tuple[float, float, float],
+    on_scored: OnScored | None,
+) -> list[IssuanceResult | ConflictError]:
+    # One frame and one fingerprint pass for the whole group; then decisions in plain Python
+    # over ids and hashes (pandas selections per request would cost more than the scoring).
     frame = invoice_frame([row for request in requests for row in request])
     hashes_in_order = iter(frame["row_hash"].tolist())
     contents = [{row["invoice_id"]: next(hashes_in_order) for row in r} for r in requests]
