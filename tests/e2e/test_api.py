@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from tests.e2e.conftest import Served
 
-from latepay.db.tables import Invoice, Prediction
+from latepay.db.tables import Dispute, Invoice, Prediction
 from latepay.errors import ConflictError
 from latepay.features import load_ledger
 from latepay.models.registry import ModelRegistry
@@ -470,3 +471,113 @@ def test_an_id_stored_by_another_writer_meanwhile_is_answered_as_a_repeat(
     assert result.created == [False]
     assert result.scores[0]["p_late"] == pytest.approx(first["p_late"], abs=1e-12)
     assert prediction_count(served, "RACE-1") == 1
+
+
+def test_payments_add_up_settle_the_invoice_and_are_counted_once(served: Served) -> None:
+    with served.client("billing") as client:
+        assert client.post("/v1/invoices", json=invoice("PAY-1")).status_code == 201
+        part = {"payment_id": "P-1", "invoice_id": "PAY-1", "paid_date": "2023-06-20"}
+        first = client.post("/v1/payments", json={**part, "amount": 500.0})
+        again = client.post("/v1/payments", json={**part, "amount": 500.0})
+        other = client.post("/v1/payments", json={**part, "amount": 499.0})
+        rest = client.post(
+            "/v1/payments",
+            json=[{"invoice_id": "PAY-1", "paid_date": "2023-07-05", "amount": 700.0}],
+        )
+        detail = client.get("/v1/invoices/PAY-1").json()
+    assert first.status_code == 201
+    assert first.json()["invoices"] == [
+        {
+            "invoice_id": "PAY-1",
+            "amount": 1200.0,
+            "paid": 500.0,
+            "settled_date": None,
+            "status": "open",
+        }
+    ]
+    assert again.status_code == 200
+    assert again.json()["payments"][0]["created"] is False
+    assert again.json()["invoices"][0]["paid"] == 500.0
+    assert other.status_code == 409
+    assert rest.status_code == 201
+    assert rest.json()["payments"][0]["payment_id"].startswith("pay-")
+    assert rest.json()["invoices"][0]["settled_date"] == "2023-07-05"
+    assert detail["status"] == "settled"
+    assert [p["amount"] for p in detail["payments"]] == [500.0, 700.0]
+
+
+def test_a_payment_for_an_unknown_invoice_stores_nothing(served: Served) -> None:
+    with served.client("billing") as client:
+        answer = client.post(
+            "/v1/payments",
+            json=[
+                {
+                    "payment_id": "P-ORPHAN-1",
+                    "invoice_id": "C-UNKNOWN",
+                    "paid_date": "2023-07-01",
+                    "amount": 10.0,
+                },
+            ],
+        )
+    assert answer.status_code == 404
+    assert "C-UNKNOWN" in answer.json()["detail"]
+    with served.client("collector") as client:
+        assert (
+            client.post(
+                "/v1/payments",
+                json={"invoice_id": "PAY-1", "paid_date": "2023-07-01", "amount": 1.0},
+            ).status_code
+            == 403
+        )
+
+
+def test_collectors_record_promises_and_disputes(served: Served) -> None:
+    future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)).isoformat()
+    with served.client("billing") as client:
+        assert client.post("/v1/invoices", json=invoice("OUT-1")).status_code == 201
+    with served.client("collector") as client:
+        promise = client.post(
+            "/v1/outcomes",
+            json={"invoice_id": "OUT-1", "kind": "promise_to_pay", "promised_date": future},
+        )
+        past = client.post(
+            "/v1/outcomes",
+            json={"invoice_id": "OUT-1", "kind": "promise_to_pay", "promised_date": "2020-01-01"},
+        )
+        vague = client.post("/v1/outcomes", json={"invoice_id": "OUT-1", "kind": "contact"})
+        opened = client.post(
+            "/v1/outcomes",
+            json={"invoice_id": "OUT-1", "kind": "dispute_opened", "note": "wrong quantity"},
+        )
+        twice = client.post("/v1/outcomes", json={"invoice_id": "OUT-1", "kind": "dispute_opened"})
+        resolved = client.post(
+            "/v1/outcomes", json={"invoice_id": "OUT-1", "kind": "dispute_resolved"}
+        )
+        unknown = client.post(
+            "/v1/outcomes", json={"invoice_id": "NO-SUCH", "kind": "note", "note": "hello"}
+        )
+        detail = client.get("/v1/invoices/OUT-1").json()
+    with served.client("viewer") as client:
+        refused = client.post(
+            "/v1/outcomes", json={"invoice_id": "OUT-1", "kind": "note", "note": "x"}
+        )
+    assert promise.status_code == 201
+    assert promise.json()["recorded_by"] == "collector key"
+    assert past.status_code == 422 and "promised_date" in past.json()["detail"]
+    assert vague.status_code == 422 and "contact_result" in vague.text
+    assert opened.status_code == 201 and opened.json()["dispute_id"].startswith("dsp-")
+    assert twice.status_code == 409
+    assert resolved.json()["dispute_id"] == opened.json()["dispute_id"]
+    assert unknown.status_code == 404
+    assert refused.status_code == 403
+    assert [o["kind"] for o in detail["outcomes"]] == [
+        "promise_to_pay",
+        "dispute_opened",
+        "dispute_resolved",
+    ]
+    with served.engine.connect() as connection:
+        dispute = connection.execute(
+            sa.select(Dispute).where(Dispute.dispute_id == opened.json()["dispute_id"])
+        ).one()
+    assert dispute.opened_date == dispute.resolved_date == dt.datetime.now(dt.UTC).date()
+    assert dispute.reason == "wrong quantity"

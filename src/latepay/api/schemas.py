@@ -204,6 +204,75 @@ class CustomerDetail(BaseModel):
     overdue_balance: dict[str, float] = Field(description="Past-due open amount by currency.")
 
 
+class PaymentIn(_Body):
+    """A payment received; ``payment_id`` may be left out (derived from the rest)."""
+
+    payment_id: Identifier | None = None
+    invoice_id: Identifier
+    paid_date: dt.date
+    amount: float = Field(gt=-MAX_AMOUNT, lt=MAX_AMOUNT, allow_inf_nan=False)
+
+    @field_validator("amount")
+    @classmethod
+    def _not_zero(cls, amount: float) -> float:
+        if amount == 0:
+            raise ValueError("a payment of 0 pays nothing")
+        return amount
+
+
+class PaymentRecorded(BaseModel):
+    payment_id: str
+    invoice_id: str
+    created: bool = Field(description="False when the same payment was posted before.")
+
+
+class InvoicePaymentStatus(BaseModel):
+    invoice_id: str
+    amount: float
+    paid: float
+    settled_date: dt.date | None
+    status: Literal["open", "settled"]
+
+
+class PaymentsRecorded(BaseModel):
+    payments: list[PaymentRecorded]
+    invoices: list[InvoicePaymentStatus]
+
+
+OutcomeKind = Literal["promise_to_pay", "dispute_opened", "dispute_resolved", "contact", "note"]
+
+
+class OutcomeIn(_Body):
+    """What a collector learned about an invoice."""
+
+    invoice_id: Identifier
+    kind: OutcomeKind
+    promised_date: dt.date | None = Field(None, description="For promise_to_pay: today or later.")
+    contact_result: ShortText | None = Field(None, description="For contact: what came of it.")
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    date: dt.date | None = Field(None, description="When it happened; today by default.")
+
+    @model_validator(mode="after")
+    def _what_the_kind_needs(self) -> OutcomeIn:
+        needs = {"promise_to_pay": "promised_date", "contact": "contact_result", "note": "note"}
+        field = needs.get(self.kind)
+        if field is not None and getattr(self, field) is None:
+            raise ValueError(f"a {self.kind} outcome needs {field}")
+        return self
+
+
+class OutcomeRecorded(BaseModel):
+    id: int
+    invoice_id: str
+    kind: OutcomeKind
+    promised_date: dt.date | None
+    contact_result: str | None
+    note: str | None
+    recorded_by: str
+    recorded_at: dt.datetime
+    dispute_id: str | None
+
+
 EventType = Literal["invoice.high_risk", "invoice.tier_changed"]
 
 
