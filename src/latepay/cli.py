@@ -592,6 +592,54 @@ def serve(
     )
 
 
+models_app = typer.Typer(
+    help="The model registry: list versions, promote one.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """Every registered model version, newest first, with its holdout ROC AUC."""
+    from latepay.models.registry import ModelRegistry
+
+    cli: CliContext = ctx.obj
+    versions = ModelRegistry(cli.settings.model_dir, cli.migrated_engine()).versions()
+    if cli.json_output:
+        cli.emit({"models": [{k: v for k, v in row.items() if k != "path"} for row in versions]})
+        return
+    table = Table("version", "kind", "status", "ROC AUC", "created", "decision")
+    for row in versions:
+        auc = (row["metrics"] or {}).get("roc_auc")
+        table.add_row(
+            row["version"],
+            row["kind"],
+            row["status"],
+            "" if auc is None else f"{auc:.4f}",
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            row["decision"] or "",
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="The version to serve.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the decision).")],
+) -> None:
+    """Make a version the champion (roll forward or back); running servers swap to it."""
+    from latepay.models.registry import ModelRegistry
+
+    cli: CliContext = ctx.obj
+    registry = ModelRegistry(cli.settings.model_dir, cli.migrated_engine())
+    registry.promote(version, decision=f"promoted from the command line: {reason}")
+    if cli.json_output:
+        cli.emit({"champion": version})
+        return
+    console.print(f"Champion model: {version}")
+
+
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -667,6 +715,57 @@ def keys_revoke(
         cli.emit({"id": info.id, "revoked_at": info.revoked_at})
         return
     console.print(f"Revoked key {info.id} ({info.name!r}).")
+
+
+@app.command()
+def remind(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Send what is due on this date (default: today)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; write and send nothing.")
+    ] = False,
+) -> None:
+    """Send the reminders due today (or --as-of), one message per customer, each exactly once."""
+    import datetime as dt
+
+    from latepay.actions.mail import SmtpMailer
+    from latepay.actions.policies import load_policy
+    from latepay.actions.reminders import plan_reminders, send_reminders
+
+    cli: CliContext = ctx.obj
+    day = (_parse_date(as_of, "--as-of") or dt.datetime.now(dt.UTC)).date()
+    policy = load_policy(cli.settings.reminder_policy)
+    engine = cli.migrated_engine()
+    with error_console.status("Planning reminders"):
+        planned = plan_reminders(engine, day, policy)
+    with _progress_bar() as progress:
+        task = progress.add_task("reminders", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = send_reminders(
+            engine, planned, SmtpMailer(cli.settings), dry_run=dry_run, on_progress=advance
+        )
+    if cli.json_output:
+        cli.emit({"as_of": f"{day:%Y-%m-%d}", **report.to_dict()})
+        return
+    table = Table(title=f"Reminders {day:%Y-%m-%d}" + (" (dry run)" if dry_run else ""))
+    for column in ("customer", "invoices", "step", "status"):
+        table.add_column(column)
+    for result in report.results:
+        table.add_row(
+            result.customer_id,
+            ", ".join(result.invoice_ids),
+            "\n".join(result.steps),
+            result.status + (f": {result.error}" if result.error else ""),
+        )
+    console.print(table)
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items())
+    console.print(counts or "Nothing due.")
 
 
 def main() -> None:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "accounts-receivable@localhost"
+    reminder_policy: Path | None = Field(
+        default=None,
+        description="YAML reminder policy (schedule per risk tier); the packaged default if unset.",
+    )
 
     dask_scheduler: str | None = None
 

@@ -581,3 +581,30 @@ def test_collectors_record_promises_and_disputes(served: Served) -> None:
         ).one()
     assert dispute.opened_date == dispute.resolved_date == dt.datetime.now(dt.UTC).date()
     assert dispute.reason == "wrong quantity"
+
+
+def test_models_are_listed_and_an_admin_rolls_back(served: Served) -> None:
+    registry = ModelRegistry(served.folder / "models", served.engine)
+    serving = registry.champion_version()
+    spare = registry.register(
+        registry.load(serving), data_hash="spare", trained_from=None, trained_to=None, metrics={}
+    )
+    with served.client("viewer") as client:
+        listed = client.get("/v1/models").json()
+        refused = client.post(f"/v1/models/{spare}/promote", json={"reason": "try"})
+    assert refused.status_code == 403
+    by_version = {m["version"]: m for m in listed}
+    assert by_version[serving]["status"] == "champion" and by_version[serving]["served"]
+    assert by_version[spare]["status"] == "candidate" and not by_version[spare]["served"]
+    with served.client("admin") as client:
+        promoted = client.post(f"/v1/models/{spare}/promote", json={"reason": "roll forward"})
+        unknown = client.post("/v1/models/no-such/promote", json={"reason": "oops"})
+        sneaky = client.post("/v1/models/..%2F..%2Fx/promote", json={"reason": "oops"})
+        back = client.post(f"/v1/models/{serving}/promote", json={"reason": "roll back"})
+    assert promoted.status_code == 200 and promoted.json()["served"] is True
+    assert "roll forward" in promoted.json()["decision"]
+    assert unknown.status_code == 404 and sneaky.status_code == 404
+    assert back.json()["status"] == "champion"
+    assert registry.champion_version() == serving
+    listed = served.latepay("--json", "models", "list").stdout
+    assert json.loads(listed)["models"][0]["version"] in {serving, spare}

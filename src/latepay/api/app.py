@@ -23,7 +23,15 @@ from latepay.api.batching import MicroBatcher
 from latepay.api.champion import Champion
 from latepay.api.errors import install_error_handlers
 from latepay.api.metrics import ApiMetrics, MetricsMiddleware
-from latepay.api.routes import customers, feedback, invoices, scoring, system, webhooks
+from latepay.api.routes import (
+    customers,
+    feedback,
+    invoices,
+    models,
+    scoring,
+    system,
+    webhooks,
+)
 from latepay.config import Settings, get_settings
 from latepay.db.session import make_engine
 from latepay.errors import ConflictError
@@ -105,6 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.issuer = issuer
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (invoices, scoring, feedback, customers, webhooks, system):
+    for module in (invoices, scoring, feedback, customers, models, webhooks, system):
         app.include_router(module.router)
     return app

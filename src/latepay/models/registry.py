@@ -129,6 +129,11 @@ class ModelRegistry:
         """Make ``version`` the champion; the previous champion is retired."""
         self._folder(version)
         with self.engine.begin() as connection:
+            known = connection.scalar(
+                sa.select(ModelVersion.version).where(ModelVersion.version == version)
+            )
+            if known is None:
+                raise NotFoundError(f"model version {version!r} is not registered")
             connection.execute(
                 sa.update(ModelVersion)
                 .where(ModelVersion.status == "champion")
@@ -148,6 +153,9 @@ class ModelRegistry:
             return [dict(row) for row in rows]
 
     def _folder(self, version: str) -> Path:
+        # A version is a plain folder name: never a path that could lead elsewhere.
+        if not version or version.startswith(".") or "/" in version or "\\" in version:
+            raise NotFoundError(f"no model version {version!r} in {self.model_dir}")
         folder = self.model_dir / version
         if not (folder / METADATA_FILE).is_file():
             raise NotFoundError(f"no model version {version!r} in {self.model_dir}")

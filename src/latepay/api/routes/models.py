@@ -1,0 +1,72 @@
+"""The model registry over HTTP: what was trained, what is served, and promotion (rollback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, Field, StringConstraints
+
+from latepay.api.auth import ANY_ROLE, require
+from latepay.api.keys import Role
+from latepay.models.registry import ModelRegistry
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+class ModelVersionOut(BaseModel):
+    version: str
+    kind: str
+    status: str
+    data_hash: str
+    trained_from: dt.date | None
+    trained_to: dt.date | None
+    metrics: dict[str, Any] | None
+    decision: str | None
+    created_at: dt.datetime
+    promoted_at: dt.datetime | None
+    served: bool = Field(description="True for the version this server answers with now.")
+
+
+class Promotion(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+
+def _registry(request: Request) -> ModelRegistry:
+    return request.app.state.champion.registry
+
+
+@router.get("", response_model=list[ModelVersionOut])
+def list_models(
+    request: Request,
+    _: Role = Depends(require(*ANY_ROLE)),  # noqa: B008
+) -> list[ModelVersionOut]:
+    """Every registered version, newest first, with its metrics and the last decision."""
+    served = request.app.state.champion.version
+    return [
+        ModelVersionOut(
+            **{k: v for k, v in row.items() if k != "path"}, served=row["version"] == served
+        )
+        for row in _registry(request).versions()
+    ]
+
+
+@router.post("/{version}/promote", response_model=ModelVersionOut, responses={404: {}})
+def promote(
+    version: str,
+    request: Request,
+    body: Annotated[Promotion, Body()],
+    _: Role = Depends(require()),  # noqa: B008
+) -> ModelVersionOut:
+    """Make ``version`` the champion (forward or back); servers swap to it within seconds,
+    without dropping a request."""
+    registry = _registry(request)
+    registry.promote(version, decision=f"promoted by an admin: {body.reason}")
+    request.app.state.champion.refresh()
+    request.app.state.metrics.serving(request.app.state.champion.version)
+    row = next(r for r in registry.versions() if r["version"] == version)
+    return ModelVersionOut(
+        **{k: v for k, v in row.items() if k != "path"},
+        served=request.app.state.champion.version == version,
+    )
