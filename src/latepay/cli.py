@@ -768,6 +768,143 @@ def remind(
     console.print(counts or "Nothing due.")
 
 
+@app.command()
+def worklist(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Day of the list (default: the newest scoring run's)."),
+    ] = None,
+    collectors: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated collectors to assign the work to, e.g. ana,ben."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Invoices to work to show.")] = 20,
+    output: Annotated[
+        Path | None, typer.Option(help="Also write every listed invoice to this CSV file.")
+    ] = None,
+) -> None:
+    """Open invoices ranked by expected late amount, with the next action; promised and
+    disputed invoices apart."""
+    import pandas as pd
+
+    from latepay.actions.worklist import build_worklist, default_as_of
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    moment = _parse_date(as_of, "--as-of")
+    day = moment.date() if moment is not None else default_as_of(engine)
+    names = collectors.split(",") if collectors is not None else None
+    with error_console.status("Building the worklist"):
+        result = build_worklist(
+            engine, as_of=day, settings=cli.settings, collectors=names, limit=limit
+        )
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{**item.to_dict(), "reasons": " ".join(item.reasons)} for item in result.items()]
+        pd.DataFrame(rows).to_csv(output, index=False)
+    if cli.json_output:
+        cli.emit(result.to_dict())
+        return
+    table = Table(title=f"Worklist {day:%Y-%m-%d}")
+    columns = (
+        "rank", "invoice", "customer", "amount", "P(late)", "exp. days late", "priority",
+        "action", "action date", "collector", "top reason",
+    )  # fmt: skip
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in ("invoice", "customer"))
+    for item in result.to_work:
+        table.add_row(
+            str(item.rank),
+            item.invoice_id + (" (broken promise)" if item.broken_promise else ""),
+            item.customer_id,
+            f"{item.amount:,.2f} {item.currency or ''}".strip(),
+            f"{item.p_late:.2f}",
+            f"{item.expected_days_late:.1f}",
+            f"{item.priority:,.0f}",
+            item.action,
+            f"{item.action_date:%Y-%m-%d}",
+            item.collector or "",
+            item.reasons[0] if item.reasons else "",
+        )
+    console.print(table)
+    console.print(
+        f"{result.to_work_total:,} to work (showing {len(result.to_work)}), "
+        f"{len(result.promised)} under a promise to pay, {len(result.disputed)} disputed, "
+        f"{result.unscored} open invoices never scored (run `latepay score --open`)."
+    )
+    for collector, load in result.collector_loads.items():
+        console.print(f"{collector}: expected late amount {load:,.2f}")
+
+
+@app.command()
+def retrain(ctx: typer.Context) -> None:
+    """Train a challenger, compare it with the champion on the newest unseen invoices, and
+    promote it only if it is better by the margin and above the quality floor."""
+    from latepay.learning.retrain import retrain as run_retrain
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    with error_console.status("Retraining (challenger backtest, champion comparison)"):
+        decision = run_retrain(engine, cli.settings)
+    if cli.json_output:
+        cli.emit(decision.to_dict())
+        return
+    verdict = "Promoted" if decision.promoted else "Kept as candidate"
+    console.print(f"{verdict}: {decision.challenger}. {decision.reason}.")
+    window = f"invoices issued {decision.window_from} to {decision.label_cutoff}"
+    table = Table(
+        "metric",
+        "challenger",
+        f"champion ({decision.champion_before or 'none'})",
+        title=f"Same window: {decision.window_invoices:,} {window}",
+    )
+    champion = decision.champion_metrics or {}
+    for name, value in decision.challenger_metrics.items():
+        table.add_row(name, _metric_text(value), _metric_text(champion.get(name)))
+    console.print(table)
+
+
+@app.command()
+def drift(
+    ctx: typer.Context,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Recent window in days (default: LATEPAY_DRIFT_DAYS, 90)."),
+    ] = None,
+) -> None:
+    """Population stability index of every feature and of the score: recent vs. training."""
+    from latepay.learning.drift import drift_report
+
+    cli: CliContext = ctx.obj
+    with error_console.status("Comparing the recent window with the training window"):
+        report = drift_report(cli.migrated_engine(), cli.settings, days=days)
+    if cli.json_output:
+        cli.emit(report.to_dict())
+        return
+    table = Table(
+        "feature",
+        "kind",
+        "PSI",
+        "status",
+        title=f"Drift of {report.champion}: {report.recent_invoices:,} invoices issued "
+        f"{report.recent_from} to {report.recent_to} vs. {report.reference_invoices:,} issued "
+        f"{report.reference_from} to {report.reference_to}",
+    )
+    colours = {"drift": "red", "watch": "yellow", "stable": "green", "seasonal": "dim"}
+    for row in report.rows:
+        table.add_row(
+            row.feature, row.kind, f"{row.psi:.4f}", f"[{colours[row.status]}]{row.status}[/]"
+        )
+    console.print(table)
+
+
+def _metric_text(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+
+
 def main() -> None:
     """Console-script entry point: user errors become one line and exit code 1."""
     from sqlalchemy.exc import ArgumentError, OperationalError

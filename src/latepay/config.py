@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from latepay.features.labels import LabelSpec
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     risk_tier_cutoffs: tuple[float, float, float] = Field(
         default=(0.25, 0.5, 0.75),
         description="P(late) from which an invoice is medium, high and critical risk.",
+    )
+    segment_cutoffs: tuple[float, float, float] = Field(
+        default=(0.25, 0.5, 0.75),
+        description="Customer risk score from which a customer is watch, at-risk and critical "
+        "(the score blends the amount-weighted P(late) of its open invoices with its history "
+        "late share; see latepay.actions.segments).",
     )
     cost_missed_late: float = Field(
         default=3.0, gt=0, description="Cost of a late invoice that was not flagged."
@@ -70,12 +76,40 @@ class Settings(BaseSettings):
         description="How often the API checks whether a new champion was promoted.",
     )
 
-    @field_validator("risk_tier_cutoffs")
+    retrain_margin: float = Field(
+        default=0.005,
+        ge=0,
+        description="ROC AUC a challenger must gain over the champion to replace it.",
+    )
+    retrain_min_auc: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Quality floor: retraining never promotes a model below this ROC AUC.",
+    )
+    retrain_ece_tolerance: float = Field(
+        default=0.02,
+        ge=0,
+        description="How much higher a challenger's calibration error (ECE) may be.",
+    )
+    drift_days: int = Field(
+        default=90, gt=0, description="Days of newest invoices compared with the training window."
+    )
+    drift_watch_psi: float = Field(
+        default=0.1, gt=0, description="Population stability index from which to watch a feature."
+    )
+    drift_alert_psi: float = Field(
+        default=0.25, gt=0, description="Population stability index from which a feature drifted."
+    )
+
+    @field_validator("risk_tier_cutoffs", "segment_cutoffs")
     @classmethod
-    def _cutoffs_increase(cls, cutoffs: tuple[float, ...]) -> tuple[float, ...]:
+    def _cutoffs_increase(
+        cls, cutoffs: tuple[float, ...], info: ValidationInfo
+    ) -> tuple[float, ...]:
         if list(cutoffs) != sorted(set(cutoffs)) or not all(0 < c < 1 for c in cutoffs):
             raise ValueError(
-                f"risk_tier_cutoffs must be three increasing probabilities, got {cutoffs!r}"
+                f"{info.field_name} must be three increasing probabilities, got {cutoffs!r}"
             )
         return cutoffs
 

@@ -31,6 +31,7 @@ from latepay.api.routes import (
     scoring,
     system,
     webhooks,
+    worklist,
 )
 from latepay.config import Settings, get_settings
 from latepay.db.session import make_engine
@@ -113,6 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.issuer = issuer
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (invoices, scoring, feedback, customers, models, webhooks, system):
+    for module in (invoices, scoring, feedback, customers, worklist, models, webhooks, system):
         app.include_router(module.router)
     return app

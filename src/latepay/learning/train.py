@@ -48,7 +48,7 @@ def train_and_register(
     """
     spec = settings.label_spec()
     cutoff = ledger.as_of
-    params = _model_params(kind, settings)
+    params = model_params_for(kind, settings)
     holdout = run_backtest(
         ledger,
         cutoff=default_cutoff(ledger, HOLDOUT_SHARE),
@@ -79,7 +79,8 @@ def train_and_register(
     return TrainingRun(version, kind, len(data.is_late), metrics, promote)
 
 
-def _model_params(kind: str, settings: Settings) -> dict:
+def model_params_for(kind: str, settings: Settings) -> dict:
+    """The estimator parameters ``latepay train`` and ``latepay retrain`` use for ``kind``."""
     if kind == "gbm":
         return {
             "cost_missed_late": settings.cost_missed_late,

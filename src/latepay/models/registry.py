@@ -145,6 +145,17 @@ class ModelRegistry:
                 .values(status="champion", promoted_at=utcnow(), decision=decision)
             )
 
+    def record_decision(self, version: str, *, decision: str) -> None:
+        """Keep why ``version`` was (or was not) promoted, without changing its status."""
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                sa.update(ModelVersion)
+                .where(ModelVersion.version == version)
+                .values(decision=decision)
+            ).rowcount
+        if not updated:
+            raise NotFoundError(f"model version {version!r} is not registered")
+
     def versions(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             rows = connection.execute(

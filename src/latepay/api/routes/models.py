@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
 from latepay.api.auth import ANY_ROLE, require
 from latepay.api.keys import Role
+from latepay.errors import ConflictError
+from latepay.learning.retrain import retrain
 from latepay.models.registry import ModelRegistry
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -70,3 +74,48 @@ def promote(
         **{k: v for k, v in row.items() if k != "path"},
         served=request.app.state.champion.version == version,
     )
+
+
+class RetrainOut(BaseModel):
+    """A retrain's decision, with both models' metrics on the same window."""
+
+    challenger: str
+    champion_before: str | None
+    champion_after: str | None
+    promoted: bool
+    reason: str
+    window_from: dt.date
+    label_cutoff: dt.date
+    window_invoices: int
+    window_fallback: bool = Field(
+        description="True when too few invoices followed the champion's training window, so "
+        "the newest 20% were used and the champion had partly trained on them."
+    )
+    training_rows: int
+    challenger_metrics: dict[str, float | int]
+    champion_metrics: dict[str, float | int] | None
+
+
+# One retrain per process at a time; across processes the retrain's own lock serialises them.
+_retraining = threading.Lock()
+
+
+@router.post("/retrain", response_model=RetrainOut, responses={409: {}, 400: {}})
+async def retrain_models(
+    request: Request,
+    _: Role = Depends(require()),  # noqa: B008
+) -> RetrainOut:
+    """Train a challenger and promote it only if it beats the champion on the same newest
+    invoices by the margin and clears the quality floor; otherwise keep it as a candidate."""
+    if not _retraining.acquire(blocking=False):
+        raise ConflictError("a retrain is already running on this server; try again when it ends")
+    try:
+        decision = await run_in_threadpool(
+            retrain, request.app.state.engine, request.app.state.settings
+        )
+    finally:
+        _retraining.release()
+    if decision.promoted:
+        request.app.state.champion.refresh()
+        request.app.state.metrics.serving(request.app.state.champion.version)
+    return RetrainOut(**decision.to_dict())

@@ -1,0 +1,307 @@
+"""Champion/challenger retraining: a new model replaces the served one only when it is better.
+
+A retrain trains a *challenger* (gbm) on every label known now, and judges it against the
+*champion* on one out-of-time window of invoices, scored as of their issue dates:
+
+- the challenger's numbers come from a backtest: the same kind and parameters trained only
+  on labels known before the window starts, then scored on the window;
+- the champion (as served) is scored on the same invoices.
+
+**Which window.** The window is the invoices issued after the champion's ``trained_to``: the
+champion never saw their labels, so both models are judged out of time. Right after a
+``latepay train`` there are few or none of these (the newest labelled invoice *is*
+``trained_to``); with fewer than :data:`MIN_WINDOW_LABELS` labelled invoices (or only one
+class) the window falls back to the newest :data:`FALLBACK_SHARE` of invoices and the decision
+says so (``window_fallback``). The champion has then learned from part of the window, so its
+numbers are optimistic: the comparison leans towards keeping the champion, never towards
+promoting a worse challenger.
+
+**Decision.** The challenger is promoted when its ROC AUC is at least the quality floor
+(``retrain_min_auc``) and at least the champion's plus ``retrain_margin``, and its calibration
+error (ECE) is at most the champion's plus ``retrain_ece_tolerance`` -- unless its Brier score
+is better anyway (a constant base-rate model is perfectly calibrated and useless, so ECE alone
+must not veto a model that is better on a proper score). Without a champion, the
+floor alone decides. Otherwise it stays a candidate. The challenger is registered either way,
+with both models' metrics and the decision in words.
+
+**Failure.** The champion changes only in the final promotion; a crash or
+:class:`~latepay.errors.NotEnoughDataError` before it leaves the registry's champion as it was.
+Retrains are serialised: on PostgreSQL by a transaction-level advisory lock, elsewhere by an
+exclusive file lock in the model folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from latepay.config import Settings
+from latepay.errors import NotEnoughDataError
+from latepay.evaluation.backtest import default_cutoff
+from latepay.evaluation.metrics import classification_metrics
+from latepay.features import LabelSpec, Ledger, labels_known_at, load_ledger
+from latepay.learning.train import model_params_for
+from latepay.models.registry import ModelRegistry
+from latepay.models.training import LateModel, data_fingerprint, make_model, training_data
+from latepay.scoring import score_invoices
+
+logger = logging.getLogger(__name__)
+
+#: Fewest labelled invoices after the champion's training window for a clean comparison.
+MIN_WINDOW_LABELS = 100
+#: Fewest late and on-time invoices the window needs for a ROC AUC.
+MIN_WINDOW_PER_CLASS = 10
+#: Share of the newest invoices used as the window when the clean one is too small.
+FALLBACK_SHARE = 0.2
+#: Key of the PostgreSQL advisory lock that serialises retrains ("latepay" in ASCII).
+ADVISORY_LOCK_KEY = 0x6C61746570617900
+LOCK_FILE = ".retrain.lock"
+COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "log_loss", "base_rate", "n")
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """What a retrain did and why.
+
+    ``challenger_metrics`` and ``champion_metrics`` were measured on the same invoices: those
+    issued from ``window_from`` to ``label_cutoff`` whose outcome was known at ``label_cutoff``.
+    """
+
+    challenger: str
+    champion_before: str | None
+    champion_after: str | None
+    promoted: bool
+    reason: str
+    window_from: str
+    label_cutoff: str
+    window_invoices: int
+    window_fallback: bool
+    training_rows: int
+    challenger_metrics: dict
+    champion_metrics: dict | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def retrain(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: pd.Timestamp | None = None,
+    kind: str = "gbm",
+    model_params: dict | None = None,
+) -> RetrainDecision:
+    """Train a challenger, compare it with the champion on one window, promote only if better.
+
+    Parameters
+    ----------
+    engine : Engine
+        Database with the ledger and the ``models`` registry table.
+    settings : Settings
+        Model folder, label spec, margin, quality floor and ECE tolerance.
+    now : Timestamp, optional
+        Only outcomes known before this day are labels; the ledger's as-of day by default.
+    kind : str, default "gbm"
+    model_params : dict, optional
+        Estimator parameters; the ones ``latepay train`` uses by default.
+
+    Returns
+    -------
+    RetrainDecision
+
+    Raises
+    ------
+    NotEnoughDataError
+        When the ledger has too little history to train or to compare; nothing is registered.
+    """
+    registry = ModelRegistry(settings.model_dir, engine)
+    with retrain_lock(engine, settings.model_dir):
+        return _retrain_locked(engine, registry, settings, now, kind, model_params)
+
+
+@contextlib.contextmanager
+def retrain_lock(engine: Engine, model_dir: Path) -> Iterator[None]:
+    """Hold the lock that lets one retrain run at a time; wait for it when another holds it."""
+    if engine.dialect.name == "postgresql":
+        # Released by the end of the transaction, whether the retrain succeeded or crashed.
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
+            yield
+        return
+    folder = Path(model_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _retrain_locked(
+    engine: Engine,
+    registry: ModelRegistry,
+    settings: Settings,
+    now: pd.Timestamp | None,
+    kind: str,
+    model_params: dict | None,
+) -> RetrainDecision:
+    ledger = load_ledger(engine)
+    if ledger.invoices.empty:
+        raise NotEnoughDataError("the database has no invoices; run `latepay import` first")
+    cutoff = pd.Timestamp(now).normalize() if now is not None else ledger.as_of
+    spec = settings.label_spec()
+    params = model_params if model_params is not None else model_params_for(kind, settings)
+    champion_version = registry.champion_version()
+    champion_row = next(
+        (row for row in registry.versions() if row["version"] == champion_version), None
+    )
+    trained_to = champion_row["trained_to"] if champion_row else None
+    window_from, window, fallback = _comparison_window(ledger, cutoff, spec, trained_to)
+    outcomes = labels_known_at(window, cutoff, spec)["is_late"].to_numpy()
+
+    backtest_model = make_model(kind, **params).fit(
+        training_data(ledger, cutoff=window_from, spec=spec)
+    )
+    challenger_metrics = _evaluate(backtest_model, ledger, window, outcomes, settings)
+    champion_metrics = None
+    if champion_version is not None:
+        champion = registry.load(champion_version)
+        champion_metrics = _evaluate(champion, ledger, window, outcomes, settings)
+
+    data = training_data(ledger, cutoff=cutoff, spec=spec)
+    model = make_model(kind, **params).fit(data)
+    promote, reason = _judge(challenger_metrics, champion_metrics, settings)
+    if fallback:
+        reason += (
+            f"; window fell back to the newest {FALLBACK_SHARE:.0%} of invoices, which the "
+            "champion partly trained on (its numbers are optimistic)"
+        )
+    version = registry.register(
+        model,
+        data_hash=data_fingerprint(data),
+        trained_from=data.issue_dates.iloc[0].date(),
+        trained_to=data.issue_dates.iloc[-1].date(),
+        metrics={
+            "holdout": challenger_metrics,
+            "holdout_from": f"{window_from:%Y-%m-%d}",
+            "champion_on_holdout": champion_metrics,
+            "compared_with": champion_version,
+            "window_fallback": fallback,
+        },
+        notes={"label_cutoff": f"{cutoff:%Y-%m-%d}", "training_rows": len(data.is_late)},
+    )
+    decision = f"retrain: {'promoted' if promote else 'kept as candidate'}: {reason}"
+    if promote:
+        registry.promote(version, decision=decision)
+    else:
+        registry.record_decision(version, decision=decision)
+    logger.info("retrain registered %s: %s", version, decision)
+    return RetrainDecision(
+        challenger=version,
+        champion_before=champion_version,
+        champion_after=version if promote else champion_version,
+        promoted=promote,
+        reason=reason,
+        window_from=f"{window_from:%Y-%m-%d}",
+        label_cutoff=f"{cutoff:%Y-%m-%d}",
+        window_invoices=len(window),
+        window_fallback=fallback,
+        training_rows=len(data.is_late),
+        challenger_metrics=_compared(challenger_metrics),
+        champion_metrics=_compared(champion_metrics) if champion_metrics else None,
+    )
+
+
+def _comparison_window(
+    ledger: Ledger, cutoff: pd.Timestamp, spec: LabelSpec, trained_to
+) -> tuple[pd.Timestamp, pd.DataFrame, bool]:
+    """The window's first day, its labelled invoices (issue order) and whether it fell back."""
+    if trained_to is not None:
+        start = pd.Timestamp(trained_to) + pd.Timedelta(days=1)
+        window = _labelled_from(ledger, start, cutoff, spec)
+        if _comparable(window, cutoff, spec):
+            return start, window, False
+    start = default_cutoff(ledger, FALLBACK_SHARE)
+    window = _labelled_from(ledger, start, cutoff, spec)
+    if not _comparable(window, cutoff, spec):
+        raise NotEnoughDataError(
+            f"only {len(window)} invoices issued from {start:%Y-%m-%d} have a known outcome; "
+            f"a comparison needs {MIN_WINDOW_LABELS} with both late and on-time ones. "
+            "Import more history."
+        )
+    return start, window, trained_to is not None
+
+
+def _labelled_from(
+    ledger: Ledger, start: pd.Timestamp, cutoff: pd.Timestamp, spec: LabelSpec
+) -> pd.DataFrame:
+    invoices = ledger.invoices
+    issued = invoices[
+        (invoices["issue_date"] >= start)
+        & (invoices["issue_date"] < cutoff)
+        & ~invoices["is_credit_note"]
+    ]
+    labels = labels_known_at(issued, cutoff, spec)
+    return issued.loc[labels.index].sort_values(["issue_date", "invoice_id"])
+
+
+def _comparable(window: pd.DataFrame, cutoff: pd.Timestamp, spec: LabelSpec) -> bool:
+    if len(window) < MIN_WINDOW_LABELS:
+        return False
+    late = int(labels_known_at(window, cutoff, spec)["is_late"].sum())
+    return min(late, len(window) - late) >= MIN_WINDOW_PER_CLASS
+
+
+def _evaluate(
+    model: LateModel, ledger: Ledger, window: pd.DataFrame, outcomes, settings: Settings
+) -> dict:
+    scored = score_invoices(
+        model, ledger, window, tier_cutoffs=settings.risk_tier_cutoffs, reasons=0
+    )
+    return classification_metrics(outcomes, scored["p_late"].to_numpy(), model.threshold_)
+
+
+def _judge(challenger: dict, champion: dict | None, settings: Settings) -> tuple[bool, str]:
+    auc = challenger["roc_auc"]
+    floor = settings.retrain_min_auc
+    if math.isnan(auc) or auc < floor:
+        return False, f"challenger ROC AUC {auc:.4f} is below the quality floor {floor:.4f}"
+    if champion is None:
+        return True, f"no champion yet; challenger ROC AUC {auc:.4f} clears the floor {floor:.4f}"
+    needed = champion["roc_auc"] + settings.retrain_margin
+    if not auc >= needed:
+        return False, (
+            f"challenger ROC AUC {auc:.4f} is not above the champion's "
+            f"{champion['roc_auc']:.4f} by the margin {settings.retrain_margin:.4f}"
+        )
+    ece_limit = champion["ece"] + settings.retrain_ece_tolerance
+    # A model that always answers the base rate is perfectly calibrated and useless; so a
+    # calibration loss only vetoes when the Brier score (ranking and calibration) is no better.
+    if challenger["ece"] > ece_limit and challenger["brier"] >= champion["brier"]:
+        return False, (
+            f"challenger calibration error {challenger['ece']:.4f} is worse than the champion's "
+            f"{champion['ece']:.4f} by more than {settings.retrain_ece_tolerance:.4f} and its "
+            f"Brier score {challenger['brier']:.4f} is no better than {champion['brier']:.4f}"
+        )
+    return True, (
+        f"challenger ROC AUC {auc:.4f} beats the champion's {champion['roc_auc']:.4f} by "
+        f"{auc - champion['roc_auc']:.4f} (margin {settings.retrain_margin:.4f}); "
+        f"ECE {challenger['ece']:.4f} vs {champion['ece']:.4f}"
+    )
+
+
+def _compared(metrics: dict) -> dict:
+    return {name: metrics[name] for name in COMPARED_METRICS}
