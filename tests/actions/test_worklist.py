@@ -143,6 +143,8 @@ def test_invoices_are_ranked_by_weighted_expected_late_amount(ledger: Engine) ->
     # ... or the due date when the tier has no reminder before it (low).
     assert by_id["D2"].action_date == days(10)
     assert by_id["B1"].p_late == 0.4  # the score made after AS_OF does not count
+    # Past the due date the action is about getting paid, not about reminding.
+    assert (by_id["B1"].action, by_id["B1"].action_date) == ("overdue_reminder", AS_OF)
     assert (worklist.open_invoices, worklist.to_work_total) == (8, 5)
     assert (worklist.unscored, worklist.unscored_amount) == (1, 500.0)
 

@@ -36,10 +36,23 @@ ACTIONS_BY_TIER = {
 }
 
 
-def recommended_action(risk_tier: str) -> Action:
-    """The action for an invoice of ``risk_tier`` (low, medium, high or critical)."""
+# Once the due date has passed, the question is no longer whether to remind but how hard.
+OVERDUE_ACTIONS_BY_TIER = {
+    "low": Action("overdue_statement", "Send the overdue statement; most pay within days."),
+    "medium": Action("overdue_reminder", "Send a firm reminder and ask for a payment date."),
+    "high": Action("call_overdue", "Call today and get a payment date."),
+    "critical": Action(
+        "escalate_now",
+        "Call today for a payment date; hold new orders or ask for prepayment until it is paid.",
+    ),
+}
+
+
+def recommended_action(risk_tier: str, *, overdue: bool = False) -> Action:
+    """The action for an invoice of ``risk_tier`` (low, medium, high or critical), before its
+    due date or, when ``overdue``, after it."""
     try:
-        return ACTIONS_BY_TIER[risk_tier]
+        return (OVERDUE_ACTIONS_BY_TIER if overdue else ACTIONS_BY_TIER)[risk_tier]
     except KeyError:
         raise ValueError(
             f"unknown risk tier {risk_tier!r}; expected {list(ACTIONS_BY_TIER)}"

@@ -310,7 +310,8 @@ def _item(
     elif broken:
         section, action, action_date = TO_WORK, BROKEN_PROMISE_ACTION, as_of
     else:
-        section, action = TO_WORK, recommended_action(tier)
+        overdue = as_of > row.due_date
+        section, action = TO_WORK, recommended_action(tier, overdue=overdue)
         action_date = _action_date(row.due_date, tier, as_of, policy)
     weight = BROKEN_PROMISE_BOOST if broken else 1.0
     return WorkItem(
