@@ -251,7 +251,14 @@ def test_invoice_and_customer_read_back(served: Served) -> None:
     history = customer.json()["history"]
     assert history["invoices"] >= history["settled"] >= history["paid_late"] > 0
     assert customer.json()["open_invoices"] >= 1
-    assert customer.json()["risk_segment"] in {"low", "medium", "high", "critical"}
+    assert customer.json()["risk_segment"] in {"reliable", "watch", "at-risk", "critical"}
+    assert customer.json()["strategy"] in {
+        "protect the relationship",
+        "low-hanging fruit",
+        "escalate",
+        "automate",
+    }
+    assert 0 <= customer.json()["risk_score"] <= 1
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "no invoice 'NO-SUCH'"}
 

@@ -194,9 +194,13 @@ class CustomerDetail(BaseModel):
     segment: str | None
     credit_limit: float | None
     payment_terms_days: int | None
-    risk_segment: RiskTier | None = Field(
-        description="Tier of the open invoices' amount-weighted latest P(late); none when "
-        "nothing is open or scored."
+    risk_segment: Literal["reliable", "watch", "at-risk", "critical"] | None = Field(
+        description="From the open invoices' latest P(late) and the payment record (see "
+        "latepay.actions.segments); none when nothing is open."
+    )
+    risk_score: float | None
+    strategy: str | None = Field(
+        description="protect the relationship, low-hanging fruit, escalate or automate."
     )
     history: PaymentHistory
     open_invoices: int

@@ -7,12 +7,12 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 
+from latepay.actions.segments import customer_segments, strategy_of
 from latepay.api.auth import ANY_ROLE, require
 from latepay.api.keys import Role
 from latepay.api.schemas import CustomerDetail, PaymentHistory
 from latepay.db.tables import Customer, Invoice, Prediction, utcnow
 from latepay.errors import NotFoundError
-from latepay.scoring.score import risk_tiers
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -45,6 +45,7 @@ def get_customer(
         )
         open_ids = invoices.loc[invoices["settled_date"].isna(), "invoice_id"].tolist()
         latest_p_late = _latest_p_late(connection, open_ids)
+        median_open_balance = _median_open_balance(connection)
 
     invoices = invoices[~invoices["is_credit_note"].astype(bool)]
     due = pd.to_datetime(invoices["due_date"])
@@ -55,19 +56,24 @@ def get_customer(
     overdue = is_open & (due < pd.Timestamp(utcnow().date()))
     currency = invoices["currency"].fillna("unknown")
 
-    open_amounts = invoices.loc[is_open, "amount"]
-    weights = open_amounts.to_numpy()
-    p_late = invoices.loc[is_open, "invoice_id"].map(latest_p_late).to_numpy(dtype=float)
-    scored = ~np.isnan(p_late)
-    risk_segment = None
-    if scored.any() and weights[scored].sum() > 0:
-        mean_p_late = np.average(p_late[scored], weights=weights[scored])
-        risk_segment = risk_tiers(np.array([mean_p_late]), state.settings.risk_tier_cutoffs)[0]
-
+    open_invoices = invoices.loc[is_open, ["amount", "invoice_id"]].assign(
+        customer_id=customer_id, p_late=lambda f: f["invoice_id"].map(latest_p_late)
+    )
     settled_count = int((~is_open).sum())
+    history = pd.DataFrame(
+        {"customer_id": [customer_id], "settled": [settled_count], "paid_late": [paid_late.sum()]}
+    )
+    segment = customer_segments(
+        open_invoices, history, cutoffs=state.settings.segment_cutoffs
+    ).to_dict("records")
+    risk = segment[0] if segment else {}
+    open_total = float(open_invoices["amount"].sum())
+    high_value = open_total > 0 and open_total > median_open_balance
     return CustomerDetail(
         **{k: customer[k] for k in CustomerDetail.model_fields if k in customer},
-        risk_segment=risk_segment,
+        risk_segment=risk.get("segment"),
+        risk_score=_number(risk.get("risk_score")),
+        strategy=strategy_of(risk.get("segment"), high_value),
         history=PaymentHistory(
             invoices=len(invoices),
             settled=settled_count,
@@ -79,6 +85,22 @@ def get_customer(
         open_balance=invoices.loc[is_open].groupby(currency)["amount"].sum().round(2).to_dict(),
         overdue_balance=invoices.loc[overdue].groupby(currency)["amount"].sum().round(2).to_dict(),
     )
+
+
+def _median_open_balance(connection) -> float:
+    """The median open balance of the customers that have one: the line between high and
+    low value, as in the worklist's segments."""
+    balances = connection.scalars(
+        sa.select(sa.func.sum(Invoice.amount))
+        .where(Invoice.settled_date.is_(None), ~Invoice.is_credit_note)
+        .group_by(Invoice.customer_id)
+    ).all()
+    positive = [float(b) for b in balances if b and b > 0]
+    return float(np.median(positive)) if positive else 0.0
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _latest_p_late(connection, invoice_ids: list[str]) -> dict[str, float]:
