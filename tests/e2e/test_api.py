@@ -615,3 +615,18 @@ def test_models_are_listed_and_an_admin_rolls_back(served: Served) -> None:
     assert registry.champion_version() == serving
     listed = served.latepay("--json", "models", "list").stdout
     assert json.loads(listed)["models"][0]["version"] in {serving, spare}
+
+
+def test_drift_is_reported_and_published_in_metrics(served: Served) -> None:
+    with served.client("viewer") as client:
+        report = client.get("/v1/models/drift", params={"days": 90})
+        bad = client.get("/v1/models/drift", params={"days": 0})
+        metrics = client.get("/metrics").text
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["recent_invoices"] > 0 and body["reference_invoices"] > body["recent_invoices"]
+    psi = [row["psi"] for row in body["rows"]]
+    assert psi == sorted(psi, reverse=True)
+    score = next(row for row in body["rows"] if row["kind"] == "score")
+    assert f'latepay_drift_psi{{feature="{score["feature"]}",kind="score"}}' in metrics
+    assert bad.status_code == 422

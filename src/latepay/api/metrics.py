@@ -41,12 +41,25 @@ class ApiMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=self.registry,
         )
+        self.drift_psi = Gauge(
+            "latepay_drift_psi",
+            "Population stability index, recent window vs. the champion's training window, "
+            "as of the last drift report.",
+            ["feature", "kind"],
+            registry=self.registry,
+        )
         self.champion = Gauge(
             "latepay_champion_info",
             "The champion model being served (value 1).",
             ["version"],
             registry=self.registry,
         )
+
+    def drift(self, rows) -> None:
+        """Publish the latest drift report (rows with feature, kind and psi)."""
+        self.drift_psi.clear()
+        for row in rows:
+            self.drift_psi.labels(feature=row.feature, kind=row.kind).set(row.psi)
 
     def serving(self, version: str | None) -> None:
         self.champion.clear()

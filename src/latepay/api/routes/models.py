@@ -6,13 +6,14 @@ import datetime as dt
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
 from latepay.api.auth import ANY_ROLE, require
 from latepay.api.keys import Role
 from latepay.errors import ConflictError
+from latepay.learning.drift import drift_report
 from latepay.learning.retrain import retrain
 from latepay.models.registry import ModelRegistry
 
@@ -119,3 +120,36 @@ async def retrain_models(
         request.app.state.champion.refresh()
         request.app.state.metrics.serving(request.app.state.champion.version)
     return RetrainOut(**decision.to_dict())
+
+
+class DriftRowOut(BaseModel):
+    feature: str
+    kind: str
+    psi: float
+    status: str
+
+
+class DriftOut(BaseModel):
+    champion: str
+    reference_from: str
+    reference_to: str
+    reference_invoices: int
+    recent_from: str
+    recent_to: str
+    recent_invoices: int
+    rows: list[DriftRowOut] = Field(description="Highest population stability index first.")
+
+
+@router.get("/drift", response_model=DriftOut, responses={400: {}, 404: {}})
+def drift(
+    request: Request,
+    days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+    _: Role = Depends(require(*ANY_ROLE)),  # noqa: B008
+) -> DriftOut:
+    """Population stability index of every feature and of the score: the champion's training
+    window against the invoices issued in the last ``days`` (``LATEPAY_DRIFT_DAYS``). The
+    figures are also published in ``/metrics`` as ``latepay_drift_psi``."""
+    state = request.app.state
+    report = drift_report(state.engine, state.settings, days=days)
+    state.metrics.drift(report.rows)
+    return DriftOut(**report.to_dict())
