@@ -205,14 +205,17 @@ _BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
 
 
 def _numeric_if_possible(values: pd.Series) -> pd.Series:
-    """Extras are numbers when every known value is one (booleans count as 0/1), else text."""
+    """Each extra value as a number when it is one (booleans count as 0/1), else as text.
+
+    Decided value by value, so a value's feature never depends on which other invoices are
+    scored with it: "False" is 0 whether or not another invoice in the batch says 1.
+    """
     if values.dtype == bool:
         return values.astype(float)
-    known = values.dropna()
-    as_words = known.astype(str).str.strip().str.lower()
-    if len(known) and as_words.isin(_BOOLEAN_WORDS.keys()).all():
-        return values.astype(str).str.strip().str.lower().map(_BOOLEAN_WORDS).astype(float)
-    numbers = pd.to_numeric(known, errors="coerce")
-    if numbers.notna().all():
-        return pd.to_numeric(values, errors="coerce").astype(float)
-    return values.astype(object).where(values.notna(), None)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    words = values.astype(str).str.strip().str.lower()
+    numbers = words.map(_BOOLEAN_WORDS).fillna(pd.to_numeric(values, errors="coerce"))
+    if (numbers.notna() | values.isna()).all():
+        return numbers.astype(float)
+    return values.astype(object).where(numbers.isna(), numbers).where(values.notna(), None)

@@ -155,8 +155,8 @@ def drift_report(engine: Engine, settings: Settings, *, days: int | None = None)
             rows.append(DriftRow(column, "categorical", psi, ""))
         else:
             psi = population_stability_index(
-                reference_features[column].to_numpy(dtype=float),
-                recent_features[column].to_numpy(dtype=float),
+                pd.to_numeric(reference_features[column], errors="coerce").to_numpy(dtype=float),
+                pd.to_numeric(recent_features[column], errors="coerce").to_numpy(dtype=float),
             )
             kind = "seasonal" if column in SEASONAL_FEATURES else "numeric"
             rows.append(DriftRow(column, kind, psi, ""))
