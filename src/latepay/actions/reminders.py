@@ -67,7 +67,8 @@ from sqlalchemy.exc import IntegrityError
 
 from latepay.actions.mail import InvoiceLine, Mailer, TemplateError, render_reminder
 from latepay.actions.policies import ReminderPolicy
-from latepay.db.tables import Customer, Invoice, Prediction, Reminder, utcnow
+from latepay.actions.worklist import latest_predictions
+from latepay.db.tables import Customer, Invoice, Reminder, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +220,8 @@ def plan_reminders(
     day = pd.Timestamp(as_of).date()
     with engine.connect() as connection:
         invoices = _open_invoices(connection, day)
-        tiers = _latest_tiers(connection, [row.invoice_id for row in invoices], day)
+        latest = latest_predictions(connection, [row.invoice_id for row in invoices], day)
+        tiers = {invoice_id: p["risk_tier"] for invoice_id, p in latest.items()}
         candidates = {
             row.invoice_id: _steps_reached(
                 row, tiers.get(row.invoice_id, DEFAULT_TIER), policy, day
@@ -307,28 +309,6 @@ def _open_invoices(connection: sa.Connection, day: dt.date) -> list[Any]:
         .order_by(Invoice.customer_id, Invoice.due_date, Invoice.invoice_id)
     )
     return list(connection.execute(query))
-
-
-def _latest_tiers(connection: sa.Connection, invoice_ids: list[str], day: dt.date) -> dict:
-    """The risk tier of each invoice's latest prediction as of ``day`` (end of that day)."""
-    latest: dict[str, tuple[Any, int, str]] = {}
-    for chunk in _chunks(invoice_ids):
-        rows = connection.execute(
-            sa.select(
-                Prediction.invoice_id,
-                Prediction.as_of,
-                Prediction.scored_at,
-                Prediction.id,
-                Prediction.risk_tier,
-            ).where(Prediction.invoice_id.in_(chunk))
-        )
-        for row in rows:
-            if _as_utc(row.as_of).date() > day:
-                continue
-            rank = (_as_utc(row.scored_at), row.id, row.risk_tier)
-            if row.invoice_id not in latest or rank[:2] > latest[row.invoice_id][:2]:
-                latest[row.invoice_id] = rank
-    return {invoice_id: rank[2] for invoice_id, rank in latest.items()}
 
 
 def _steps_reached(row: Any, tier: str, policy: ReminderPolicy, day: dt.date) -> list[PlannedStep]:

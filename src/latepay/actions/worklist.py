@@ -199,7 +199,7 @@ def build_worklist(
     with engine.connect() as connection:
         invoices = _open_invoices(connection, as_of)
         ids = invoices["invoice_id"].tolist()
-        predictions = _latest_predictions(connection, ids, as_of)
+        predictions = latest_predictions(connection, ids, as_of)
         promises = _latest_promises(connection, ids, as_of)
         disputes = _open_disputes(connection, ids, as_of)
         history = _history(connection, sorted(set(invoices["customer_id"])), as_of, settings)
@@ -377,7 +377,7 @@ def _open_invoices(connection: Connection, as_of: dt.date) -> pd.DataFrame:
     return frame
 
 
-def _latest_predictions(
+def latest_predictions(
     connection: Connection, invoice_ids: list[str], as_of: dt.date
 ) -> dict[str, dict[str, Any]]:
     """Each invoice's newest prediction made as of ``as_of`` or earlier."""
