@@ -67,8 +67,8 @@ from sqlalchemy.exc import IntegrityError
 
 from latepay.actions.mail import InvoiceLine, Mailer, TemplateError, render_reminder
 from latepay.actions.policies import ReminderPolicy
-from latepay.actions.worklist import latest_predictions
-from latepay.db.tables import Customer, Invoice, Reminder, utcnow
+from latepay.db.tables import Customer, Invoice, Reminder, in_chunks, utcnow
+from latepay.scoring.records import latest_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,6 @@ MAX_RETRY = dt.timedelta(hours=6)
 # A row still 'sending' after this belonged to a run that stopped mid-send.
 CLAIM_LEASE = dt.timedelta(minutes=15)
 MAX_ERROR_LENGTH = 500
-_IN_CHUNK = 500
 
 OnProgress = Callable[[int, int], None]
 
@@ -333,7 +332,7 @@ def _steps_reached(row: Any, tier: str, policy: ReminderPolicy, day: dt.date) ->
 
 def _existing_keys(connection: sa.Connection, keys: list[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(keys):
+    for chunk in in_chunks(keys):
         found.update(
             connection.scalars(
                 sa.select(Reminder.idempotency_key).where(Reminder.idempotency_key.in_(chunk))
@@ -618,12 +617,3 @@ def _due_retries(engine: Engine, now: dt.datetime) -> list[PlannedReminder]:
                 )
             )
     return retries
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]

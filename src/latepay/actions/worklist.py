@@ -39,8 +39,18 @@ from latepay.actions.policies import ReminderPolicy, load_policy
 from latepay.actions.recommend import Action, recommended_action
 from latepay.actions.segments import customer_segments
 from latepay.config import Settings
-from latepay.db.tables import Customer, Dispute, Invoice, Outcome, Prediction, utcnow
+from latepay.db.tables import (
+    Customer,
+    Dispute,
+    Invoice,
+    Outcome,
+    Prediction,
+    as_utc,
+    in_chunks,
+    utcnow,
+)
 from latepay.errors import InputError
+from latepay.scoring.records import latest_predictions
 
 TO_WORK = "to_work"
 PROMISED = "promised"
@@ -50,7 +60,6 @@ DISPUTED = "disputed"
 DELAY_SCALE_DAYS = 30.0
 # A broken promise says more than any score: the customer said when and did not pay.
 BROKEN_PROMISE_BOOST = 1.5
-_IN_CHUNK = 500
 
 BROKEN_PROMISE_ACTION = Action(
     "call_broken_promise",
@@ -377,49 +386,12 @@ def _open_invoices(connection: Connection, as_of: dt.date) -> pd.DataFrame:
     return frame
 
 
-def latest_predictions(
-    connection: Connection, invoice_ids: list[str], as_of: dt.date
-) -> dict[str, dict[str, Any]]:
-    """Each invoice's newest prediction made as of ``as_of`` or earlier."""
-    latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
-    for chunk in _chunks(invoice_ids):
-        rows = connection.execute(
-            sa.select(
-                Prediction.id,
-                Prediction.invoice_id,
-                Prediction.as_of,
-                Prediction.scored_at,
-                Prediction.p_late,
-                Prediction.expected_days_late,
-                Prediction.risk_tier,
-                Prediction.reasons,
-            ).where(Prediction.invoice_id.in_(chunk))
-        )
-        for row in rows:
-            if _as_utc(row.as_of).date() > as_of:
-                continue
-            rank = (_as_utc(row.scored_at), row.id)
-            if row.invoice_id in latest and latest[row.invoice_id][0] > rank:
-                continue
-            reasons = (row.reasons or {}).get("reasons") or []
-            latest[row.invoice_id] = (
-                rank,
-                {
-                    "p_late": row.p_late,
-                    "expected_days_late": row.expected_days_late,
-                    "risk_tier": row.risk_tier,
-                    "reasons": [r.get("sentence") or r.get("feature", "") for r in reasons],
-                },
-            )
-    return {invoice_id: value for invoice_id, (_, value) in latest.items()}
-
-
 def _latest_promises(
     connection: Connection, invoice_ids: list[str], as_of: dt.date
 ) -> dict[str, dt.date]:
     """The promised date of each invoice's latest promise to pay recorded by ``as_of``."""
     latest: dict[str, tuple[tuple, dt.date]] = {}
-    for chunk in _chunks(invoice_ids):
+    for chunk in in_chunks(invoice_ids):
         rows = connection.execute(
             sa.select(
                 Outcome.id, Outcome.invoice_id, Outcome.recorded_at, Outcome.promised_date
@@ -430,7 +402,7 @@ def _latest_promises(
             )
         )
         for row in rows:
-            recorded = _as_utc(row.recorded_at)
+            recorded = as_utc(row.recorded_at)
             if recorded.date() > as_of:
                 continue
             rank = (recorded, row.id)
@@ -444,7 +416,7 @@ def _open_disputes(
 ) -> dict[str, str]:
     """The dispute open at the end of ``as_of`` of each disputed invoice."""
     disputes = {}
-    for chunk in _chunks(invoice_ids):
+    for chunk in in_chunks(invoice_ids):
         rows = connection.execute(
             sa.select(Dispute.invoice_id, Dispute.dispute_id)
             .where(
@@ -463,7 +435,7 @@ def _history(
 ) -> pd.DataFrame:
     """Per customer: invoices settled before ``as_of`` and how many of them late."""
     rows = []
-    for chunk in _chunks(customer_ids):
+    for chunk in in_chunks(customer_ids):
         rows.extend(
             connection.execute(
                 sa.select(Invoice.customer_id, Invoice.due_date, Invoice.settled_date).where(
@@ -480,12 +452,3 @@ def _history(
     frame["late"] = days_late > settings.grace_days
     grouped = frame.groupby("customer_id")["late"]
     return pd.DataFrame({"settled": grouped.size(), "paid_late": grouped.sum()}).reset_index()
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]

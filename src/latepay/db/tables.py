@@ -9,6 +9,7 @@ models) have surrogate keys and timestamps.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -43,6 +44,20 @@ NAMING_CONVENTION = {
 def utcnow() -> dt.datetime:
     """Timezone-aware now, the only clock the tables use."""
     return dt.datetime.now(dt.UTC)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored moment as an aware UTC datetime.
+
+    SQLite gives back naive datetimes (all stored in UTC); PostgreSQL, the session's zone.
+    """
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def in_chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``values`` in slices short enough for one SQL ``IN (...)`` on every back end."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class Base(DeclarativeBase):

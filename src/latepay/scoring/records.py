@@ -11,8 +11,10 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import Connection
 
-from latepay.db.tables import utcnow
+from latepay.db.tables import Prediction, as_utc, in_chunks, utcnow
 
 
 def prediction_rows(
@@ -41,3 +43,40 @@ def prediction_rows(
 
 def _utc(moment: pd.Timestamp) -> dt.datetime:
     return moment.to_pydatetime().replace(tzinfo=dt.UTC)
+
+
+def latest_predictions(
+    connection: Connection, invoice_ids: list[str], as_of: dt.date
+) -> dict[str, dict[str, Any]]:
+    """Each invoice's newest prediction made as of ``as_of`` or earlier."""
+    latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    for chunk in in_chunks(invoice_ids):
+        rows = connection.execute(
+            sa.select(
+                Prediction.id,
+                Prediction.invoice_id,
+                Prediction.as_of,
+                Prediction.scored_at,
+                Prediction.p_late,
+                Prediction.expected_days_late,
+                Prediction.risk_tier,
+                Prediction.reasons,
+            ).where(Prediction.invoice_id.in_(chunk))
+        )
+        for row in rows:
+            if as_utc(row.as_of).date() > as_of:
+                continue
+            rank = (as_utc(row.scored_at), row.id)
+            if row.invoice_id in latest and latest[row.invoice_id][0] > rank:
+                continue
+            reasons = (row.reasons or {}).get("reasons") or []
+            latest[row.invoice_id] = (
+                rank,
+                {
+                    "p_late": row.p_late,
+                    "expected_days_late": row.expected_days_late,
+                    "risk_tier": row.risk_tier,
+                    "reasons": [r.get("sentence") or r.get("feature", "") for r in reasons],
+                },
+            )
+    return {invoice_id: value for invoice_id, (_, value) in latest.items()}

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from latepay.db.tables import WebhookDelivery, WebhookSubscription, utcnow
+from latepay.db.tables import WebhookDelivery, WebhookSubscription, as_utc, utcnow
 from latepay.errors import InputError, NotFoundError
 from latepay.webhooks.delivery import CANCELLED, PENDING, SENDING
 from latepay.webhooks.events import EVENT_TYPES
@@ -105,7 +105,7 @@ def list_subscriptions(engine: Engine) -> list[Subscription]:
             id=row.id,
             url=row.url,
             events=tuple(row.events),
-            created_at=_as_utc(row.created_at),
+            created_at=as_utc(row.created_at),
         )
         for row in rows
     ]
@@ -140,11 +140,6 @@ def unsubscribe(engine: Engine, subscription_id: int) -> None:
             )
             .values(status=CANCELLED)
         )
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite gives back naive datetimes (all stored in UTC); PostgreSQL, the session's zone.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _check_url(url: str) -> None:
