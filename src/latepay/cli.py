@@ -97,6 +97,42 @@ def init(ctx: typer.Context) -> None:
         console.print(f"Database ready: {cli.settings.database_url}")
 
 
+DaskAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        help="Run on this Dask scheduler (tcp://host:8786), or 'local'/'local:N' for a local "
+        "cluster; default LATEPAY_DASK_SCHEDULER. Needs --data.",
+        show_default=False,
+    ),
+]
+DataFolder = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="With --dask: the Parquet dataset folder import writes and the others read.",
+        show_default=False,
+    ),
+]
+
+
+def _dask_run(cli: CliContext, dask: str | None, data: Path | None) -> tuple[str, Path] | None:
+    """(scheduler address, dataset folder) when running on Dask, None otherwise."""
+    address = dask or cli.settings.dask_scheduler
+    if address is None and data is None:
+        return None  # without importing Dask: most runs are on one machine
+    from latepay.distributed.commands import dataset_folder
+
+    return address, dataset_folder(address, data)
+
+
+def _emit_dask(cli: CliContext, result) -> None:
+    if cli.json_output:
+        cli.emit(result.data)
+    else:
+        console.print(result.message)
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -105,10 +141,19 @@ def import_(
         Path | None,
         typer.Option(help="Folder the mapping's paths are relative to (default: its own)."),
     ] = None,
+    dask: DaskAddress = None,
+    data: DataFolder = None,
 ) -> None:
-    """Import ERP/billing exports described by a column mapping (idempotent)."""
+    """Import ERP/billing exports described by a column mapping (idempotent); with --dask,
+    write them as the Parquet dataset --data instead of into the database."""
     cli: CliContext = ctx.obj
-    report = _import_with_progress(cli.migrated_engine(), mapping, data_dir)
+    if (dask_run := _dask_run(cli, dask, data)) is not None:
+        from latepay.distributed.commands import import_dataset
+
+        with error_console.status(f"Writing the dataset {dask_run[1]}"):
+            report = import_dataset(mapping, dask_run[1], data_dir)
+    else:
+        report = _import_with_progress(cli.migrated_engine(), mapping, data_dir)
     if cli.json_output:
         cli.emit(report.to_dict())
     else:
@@ -265,6 +310,11 @@ def _check_kind(kind: str) -> None:
         raise LatepayError(f"--model must be gbm or seed, got {kind!r}")
 
 
+def _check_dask_kind(kind: str) -> None:
+    if kind != "gbm":
+        raise LatepayError(f"--dask trains gbm only (LightGBM's Dask estimator), not {kind!r}")
+
+
 @app.command()
 def train(
     ctx: typer.Context,
@@ -272,12 +322,22 @@ def train(
     promote: Annotated[
         bool, typer.Option(help="Make the new model the champion that scoring uses.")
     ] = True,
+    dask: DaskAddress = None,
+    data: DataFolder = None,
 ) -> None:
     """Train a model on every outcome known today, measure it on a holdout, register it."""
     from latepay.learning.train import train_and_register
 
     cli: CliContext = ctx.obj
     _check_kind(kind)
+    if (dask_run := _dask_run(cli, dask, data)) is not None:
+        from latepay.distributed import commands
+
+        _check_dask_kind(kind)
+        with error_console.status("Training gbm on Dask"):
+            result = commands.train(*dask_run, cli.migrated_engine(), cli.settings, promote=promote)
+        _emit_dask(cli, result)
+        return
     ledger = _load_ledger(cli)
     with error_console.status(f"Training {kind}"):
         run = train_and_register(cli.engine(), ledger, cli.settings, kind=kind, promote=promote)
@@ -311,6 +371,8 @@ def backtest(
         "backtest.csv"
     ),
     kind: ModelKind = "gbm",
+    dask: DaskAddress = None,
+    data: DataFolder = None,
 ) -> None:
     """Train only on what was known before CUTOFF, score every invoice issued from it on."""
     from latepay.evaluation.backtest import default_cutoff, run_backtest
@@ -319,6 +381,16 @@ def backtest(
     cli: CliContext = ctx.obj
     _check_kind(kind)
     requested_cutoff = _parse_date(cutoff, "--cutoff")
+    if (dask_run := _dask_run(cli, dask, data)) is not None:
+        from latepay.distributed import commands
+
+        _check_dask_kind(kind)
+        with error_console.status("Backtesting gbm on Dask"):
+            result = commands.backtest(
+                *dask_run, cutoff=requested_cutoff, output=output, settings=cli.settings
+            )
+        _emit_dask(cli, result)
+        return
     ledger = _load_ledger(cli)
     cutoff_day = requested_cutoff or default_cutoff(ledger)
     with error_console.status(f"Backtesting {kind} from {cutoff_day:%Y-%m-%d}"):
@@ -385,8 +457,11 @@ def score(
         int,
         typer.Option(min=0, help="Reasons per invoice; 0 for none (explaining costs the most)."),
     ] = 3,
+    dask: DaskAddress = None,
+    data: DataFolder = None,
 ) -> None:
-    """Score new invoices from INPUT, or the open ones (--open), with the champion; record them."""
+    """Score new invoices from INPUT, or the open ones (--open), with the champion; record them.
+    With --dask, the scores go to a Parquet folder at --output and are not recorded."""
     from latepay.models.registry import ModelRegistry
     from latepay.scoring.batch import score_open_invoices
     from latepay.scoring.files import read_invoice_file, score_invoice_file
@@ -395,6 +470,22 @@ def score(
     _check_score_options(input_file, open_, mapping, as_of)
     moment = _parse_date(as_of, "--as-of")
     engine = cli.migrated_engine()
+    if (dask_run := _dask_run(cli, dask, data)) is not None:
+        from latepay.distributed import commands
+
+        with error_console.status("Scoring on Dask"):
+            result = commands.score(
+                *dask_run,
+                engine,
+                cli.settings,
+                input_file=input_file,
+                mapping=mapping,
+                as_of=moment,
+                output=output,
+                reasons=reasons,
+            )
+        _emit_dask(cli, result)
+        return
     model = ModelRegistry(cli.settings.model_dir, engine).load_champion()
     if input_file is not None:
         with error_console.status(f"Reading {input_file}"):
@@ -430,6 +521,13 @@ def score(
                 reasons=reasons,
                 on_chunk=advance,
             )
+    if input_file is None:
+        from latepay.actions.segment_history import SEGMENTS_LOCK, record_segment_changes
+        from latepay.learning.retrain import exclusive_lock
+
+        # Segments follow every scoring run of the open invoices, and keep their history.
+        with exclusive_lock(engine, cli.settings.model_dir, SEGMENTS_LOCK):
+            record_segment_changes(engine, cli.settings, as_of=moment.date())
     warnings = [] if input_file is None else invoice_file.warnings
     scored_what = (
         {"as_of": f"{moment:%Y-%m-%d}"} if input_file is None else {"input": str(input_file)}
@@ -576,18 +674,25 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the HTTP API (GUIDE §5) with the champion model; Ctrl-C stops it."""
+    import copy
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from latepay.api import create_app
 
     cli: CliContext = ctx.obj
     cli.migrated_engine().dispose()
+    # latepay's own log lines (scheduled jobs, retrains) go where uvicorn's go, at INFO.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["latepay"] = {"handlers": ["default"], "level": "INFO"}
     uvicorn.run(
         create_app(cli.settings),
         host=host,
         port=port,
         access_log=access_log,
         log_level="info",
+        log_config=log_config,
         server_header=False,
     )
 
@@ -740,7 +845,7 @@ def remind(
     policy = load_policy(cli.settings.reminder_policy)
     engine = cli.migrated_engine()
     with error_console.status("Planning reminders"):
-        planned = plan_reminders(engine, day, policy)
+        planned = plan_reminders(engine, day, policy, settings=cli.settings)
     with _progress_bar() as progress:
         task = progress.add_task("reminders", total=None)
 
@@ -766,6 +871,142 @@ def remind(
     console.print(table)
     counts = ", ".join(f"{n} {status}" for status, n in report.counts().items())
     console.print(counts or "Nothing due.")
+    console.print(
+        f"Holdout: {report.control_invoices} invoices kept as control (no proactive reminder) "
+        f"this run; see `latepay holdout-report`."
+    )
+
+
+@app.command("holdout-report")
+def holdout_report(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Day of the report: what was paid before it (default: today)."
+        ),
+    ] = None,
+) -> None:
+    """Treated vs. control (no proactive reminder): on-time rate and average days late of
+    matured invoices."""
+    import datetime as dt
+
+    from latepay.actions.holdout import holdout_report as compare_arms
+    from latepay.actions.holdout import report_dict
+
+    cli: CliContext = ctx.obj
+    day = (_parse_date(as_of, "--as-of") or dt.datetime.now(dt.UTC)).date()
+    summaries = compare_arms(cli.migrated_engine(), as_of=day, grace_days=cli.settings.grace_days)
+    if cli.json_output:
+        cli.emit({"as_of": f"{day:%Y-%m-%d}", **report_dict(summaries)})
+        return
+    table = Table(title=f"Holdout {day:%Y-%m-%d}: invoices that reached a proactive reminder")
+    for column in ("arm", "eligible", "matured", "on time", "on-time rate", "avg days late"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for s in summaries:
+        table.add_row(
+            s.arm,
+            str(s.eligible),
+            str(s.matured),
+            str(s.on_time),
+            "-" if s.on_time_rate is None else f"{s.on_time_rate:.1%}",
+            "-" if s.average_days_late is None else f"{s.average_days_late:.1f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def incentives(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Day of the proposal (default: the newest scoring run's)."),
+    ] = None,
+) -> None:
+    """Early-payment discounts worth offering: invoices predicted late of customers who
+    answered reminders before, with the expected gain."""
+    from latepay.actions.incentives import incentive_offers
+    from latepay.actions.worklist import default_as_of
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    moment = _parse_date(as_of, "--as-of")
+    day = moment.date() if moment is not None else default_as_of(engine)
+    offers = incentive_offers(engine, as_of=day, settings=cli.settings)
+    if cli.json_output:
+        cli.emit({"as_of": f"{day:%Y-%m-%d}", "offers": [offer.to_dict() for offer in offers]})
+        return
+    table = Table(
+        title=f"Early-payment discounts {day:%Y-%m-%d} "
+        f"({cli.settings.discount_rate:.1%} discount, "
+        f"{cli.settings.cost_of_capital:.1%} cost of capital a year)"
+    )
+    for column in ("invoice", "customer", "amount", "P(late)", "response", "discount", "gain"):
+        table.add_column(column, justify="left" if column in ("invoice", "customer") else "right")
+    for offer in offers:
+        table.add_row(
+            offer.invoice_id,
+            offer.customer_id,
+            f"{offer.amount:,.2f} {offer.currency or ''}".rstrip(),
+            f"{offer.p_late:.0%}",
+            f"{offer.response_rate:.0%} of {offer.trials}",
+            f"{offer.discount:,.2f}",
+            f"{offer.expected_gain:,.2f}",
+        )
+    console.print(table)
+    console.print(f"{len(offers)} offers with a positive expected gain.")
+
+
+@app.command("credit-terms")
+def credit_terms(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Day of the proposal (default: the newest scoring run's)."),
+    ] = None,
+    customer: Annotated[
+        list[str] | None, typer.Option("--customer", help="Only this customer (repeatable).")
+    ] = None,
+) -> None:
+    """Credit terms that fit each customer's risk segment, with P(late) now and under the
+    proposed terms (what-if scores of the champion model)."""
+    from latepay.actions.credit_terms import recommend_credit_terms
+    from latepay.actions.worklist import default_as_of
+    from latepay.models.registry import ModelRegistry
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    model = ModelRegistry(cli.settings.model_dir, engine).load_champion()
+    moment = _parse_date(as_of, "--as-of")
+    day = moment.date() if moment is not None else default_as_of(engine)
+    ledger = _load_ledger(cli)
+    with error_console.status("Scoring the proposed terms"):
+        proposals = recommend_credit_terms(
+            engine, model, ledger, as_of=day, settings=cli.settings, customer_ids=customer
+        )
+    if cli.json_output:
+        cli.emit({"as_of": f"{day:%Y-%m-%d}", "proposals": [p.to_dict() for p in proposals]})
+        return
+    table = Table(title=f"Credit terms {day:%Y-%m-%d}")
+    for column in ("customer", "segment", "open balance", "proposed terms", "P(late) now", "after"):
+        table.add_column(column)
+
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    for proposal in proposals:
+        table.add_row(
+            proposal.customer_id,
+            proposal.segment,
+            f"{proposal.open_balance:,.2f}",
+            "\n".join(
+                f"{change.text} ({percent(change.p_late_after)})" for change in proposal.changes
+            )
+            or "keep the terms",
+            percent(proposal.p_late_now),
+            percent(proposal.p_late_proposed),
+        )
+    console.print(table)
 
 
 @app.command()
@@ -838,6 +1079,82 @@ def worklist(
 
 
 @app.command()
+def forecast(
+    ctx: typer.Context,
+    weeks: Annotated[int, typer.Option(min=1, max=104, help="Weeks to forecast.")] = 13,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="First day of the forecast (default: newest scoring run's)."),
+    ] = None,
+) -> None:
+    """Expected cash-in per week with P10-P90 bands, by risk segment, and the reserve."""
+    from latepay.actions.worklist import default_as_of
+    from latepay.planning.forecast import build_forecast
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    moment = _parse_date(as_of, "--as-of")
+    day = moment.date() if moment is not None else default_as_of(engine)
+    with error_console.status("Forecasting cash-in"):
+        result = build_forecast(engine, as_of=day, settings=cli.settings, weeks=weeks)
+    if cli.json_output:
+        cli.emit(result.to_dict())
+        return
+    for part in result.currencies:
+        table = Table(
+            "week", "from", "expected", "P10", "P50", "P90",
+            *part.segments,
+            title=f"Cash-in {part.currency} from {day:%Y-%m-%d}: {part.total.open_invoices:,} "
+            f"open invoices, {part.total.open_amount:,.0f} outstanding",
+        )  # fmt: skip
+        for w, week in enumerate(part.total.weeks):
+            by_segment = [f"{s.weeks[w].expected:,.0f}" for s in part.segments.values()]
+            table.add_row(
+                str(week.week),
+                f"{week.start:%Y-%m-%d}",
+                *(f"{v:,.0f}" for v in (week.expected, week.p10, week.p50, week.p90)),
+                *by_segment,
+            )
+        console.print(table)
+        reserve = part.reserve
+        console.print(
+            f"After week {result.weeks}: {part.total.after_horizon:,.0f} {part.currency}. "
+            f"Expected >30 days late {reserve.total.expected_over_30:,.0f}, >90 days late "
+            f"{reserve.total.expected_over_90:,.0f}; suggested reserve "
+            f"{reserve.total.suggested_reserve:,.0f} {part.currency}."
+        )
+    console.print(
+        f"{result.unpredicted_invoices} open invoices never scored were forecast from their "
+        "customer's history (run `latepay score --open` to score them)."
+    )
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("weekly.html"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Day of the report (default: the newest scoring run's)."),
+    ] = None,
+) -> None:
+    """The dashboard's overview, risk, forecast and model pages as one offline HTML file."""
+    from latepay.actions.worklist import default_as_of
+    from latepay.dashboard.report import write_report
+
+    cli: CliContext = ctx.obj
+    engine = cli.migrated_engine()
+    moment = _parse_date(as_of, "--as-of")
+    day = moment.date() if moment is not None else default_as_of(engine)
+    with error_console.status("Writing the report"):
+        path = write_report(engine, cli.settings, output, as_of=day)
+    if cli.json_output:
+        cli.emit({"output": str(path), "as_of": day.isoformat(), "bytes": path.stat().st_size})
+        return
+    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB), as of {day:%Y-%m-%d}.")
+
+
+@app.command()
 def retrain(ctx: typer.Context) -> None:
     """Train a challenger, compare it with the champion on the newest unseen invoices, and
     promote it only if it is better by the margin and above the quality floor."""
@@ -897,6 +1214,64 @@ def drift(
             row.feature, row.kind, f"{row.psi:.4f}", f"[{colours[row.status]}]{row.status}[/]"
         )
     console.print(table)
+
+
+@app.command()
+def performance(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Only invoices issued on or after this day.")
+    ] = None,
+) -> None:
+    """Live performance: each invoice's score at issuance against its outcome, once matured;
+    overall, by month of issue, customer segment and model version."""
+    from latepay.learning.performance import live_performance
+
+    cli: CliContext = ctx.obj
+    day = _parse_date(since, "--since")
+    with error_console.status("Joining scores at issuance with outcomes"):
+        report = live_performance(
+            cli.migrated_engine(), cli.settings, since=day.date() if day is not None else None
+        )
+    if cli.json_output:
+        cli.emit(report.to_dict())
+        return
+    table = Table(
+        "group", "invoices", "late rate", "mean P(late)", "ROC AUC", "Brier", "ECE",
+        title=f"Scores at issuance on {report.matured:,} matured invoices (outcomes known by "
+        f"{report.as_of}); {report.not_matured:,} not matured yet, "
+        f"{report.matured_unscored:,} matured but never scored at issuance",
+    )  # fmt: skip
+    sections = [
+        ("", [report.overall]),
+        ("month ", report.by_month),
+        ("segment ", report.by_segment),
+        ("model ", report.by_model_version),
+    ]
+    for prefix, groups in sections:
+        for group in groups:
+            table.add_row(
+                prefix + group.group,
+                f"{group.invoices:,}",
+                f"{group.late_rate:.3f}",
+                f"{group.mean_predicted:.3f}",
+                _metric_text(group.roc_auc),
+                _metric_text(group.brier),
+                _metric_text(group.ece),
+            )
+        table.add_section()
+    console.print(table)
+    calibration = Table(
+        "P(late)", "invoices", "mean predicted", "observed late", title="Calibration, all"
+    )
+    for row in report.overall.calibration:
+        calibration.add_row(
+            f"{row.lower:.1f}-{row.upper:.1f}",
+            f"{row.invoices:,}",
+            f"{row.mean_predicted:.3f}",
+            f"{row.observed_rate:.3f}",
+        )
+    console.print(calibration)
 
 
 def _metric_text(value) -> str:

@@ -62,13 +62,54 @@ class Settings(BaseSettings):
     mail_from: str = "accounts-receivable@localhost"
     reminder_policy: Path | None = Field(
         default=None,
-        description="YAML reminder policy (schedule per risk tier); the packaged default if unset.",
+        description="YAML reminder policy (schedule per risk segment); the packaged default if "
+        "unset.",
+    )
+    holdout_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of invoices kept as a control group: no reminder before the due date.",
+    )
+    holdout_salt: str = Field(
+        default="latepay-holdout",
+        min_length=1,
+        description="Mixed into the hash that puts an invoice in the control group; change it "
+        "to draw a new group.",
+    )
+    discount_rate: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Early-payment discount offered, as a share of the invoice amount.",
+    )
+    cost_of_capital: float = Field(
+        default=0.10, gt=0, description="Yearly cost of the money a late invoice keeps out."
+    )
+    response_days: int = Field(
+        default=7,
+        gt=0,
+        description="A customer responds to a reminder or collector contact when it pays "
+        "within this many days after it.",
     )
 
     dask_scheduler: str | None = None
 
     api_max_body_bytes: int = Field(
         default=1_048_576, gt=0, description="Largest request body the API accepts (413 above)."
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs dashboard session cookies; a random one per server start "
+        "if unset (everyone signs in again after a restart).",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="How long a dashboard sign-in lasts."
+    )
+    session_cookie_secure: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (browsers also allow it on "
+        "localhost); turn off only behind a proxy that terminates TLS on plain HTTP hosts.",
     )
     model_refresh_seconds: float = Field(
         default=5.0,
@@ -100,6 +141,45 @@ class Settings(BaseSettings):
     )
     drift_alert_psi: float = Field(
         default=0.25, gt=0, description="Population stability index from which a feature drifted."
+    )
+
+    # Jobs of `latepay serve` (latepay.api.scheduler). Each runs first one interval after
+    # start-up, then every interval; 0 turns it off.
+    schedule_reminders_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="How often `latepay serve` sends the reminders due today (as `latepay "
+        "remind`), e.g. 900. Off by default: real mail goes out only once the SMTP settings "
+        "are set and this is switched on on purpose.",
+    )
+    schedule_segments_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often `latepay serve` recomputes customer segments and records the "
+        "changes (they also follow every `latepay score --open`).",
+    )
+    schedule_drift_seconds: float = Field(
+        default=21600,
+        ge=0,
+        description="How often `latepay serve` computes the drift report (published in "
+        "/metrics; an alert triggers a retrain early).",
+    )
+    schedule_retrain_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often `latepay serve` checks whether a retrain is due (see "
+        "retrain_interval_days and retrain_new_label_share); 0 turns scheduled retraining off.",
+    )
+    retrain_interval_days: float = Field(
+        default=7,
+        gt=0,
+        description="Retrain when the newest model was trained this many days ago.",
+    )
+    retrain_new_label_share: float = Field(
+        default=0.10,
+        gt=0,
+        description="Retrain early when the labels that became known since the newest model "
+        "was trained reach this share of its training rows.",
     )
 
     @field_validator("risk_tier_cutoffs", "segment_cutoffs")

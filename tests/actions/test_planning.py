@@ -30,7 +30,9 @@ def test_due_steps_are_consolidated_per_customer(ledger: Engine) -> None:
     assert c1.key == statement_key("C1", AS_OF, ["step:INV2:+7", "step:INV1:-3"])
     c4 = next(p for p in planned if p.customer_id == "C4" and p.action == "send")
     assert c4.template == "upcoming_due"
-    assert c4.steps[0].risk_tier == "high"  # the prediction made after AS_OF does not count
+    # C4's open invoice has P(late) 0.5 and no history: at-risk.
+    assert c4.steps[0].segment == "at-risk"
+    assert [step.arm for step in c4.steps] == ["treated"]
 
 
 def test_nothing_is_due_before_the_first_step(ledger: Engine) -> None:
@@ -54,15 +56,14 @@ def test_a_step_is_planned_once_across_days(ledger: Engine) -> None:
 
 
 def test_an_outage_skips_old_steps_instead_of_flooding(ledger: Engine) -> None:
-    # Nothing ran for 20 days: only the latest step still in its window would go out.
+    # Nothing ran for 21 days (to Monday 1 July): every step due is too old to send.
     add_invoice(ledger, "INV9", "C1", due=AS_OF + dt.timedelta(days=40))
-    planned = plan_reminders(ledger, AS_OF + dt.timedelta(days=20), load_policy())
+    planned = plan_reminders(ledger, AS_OF + dt.timedelta(days=21), load_policy())
     assert _by_customer(planned, "send") == {}
     skipped = _by_customer(planned, "skip")
-    # INV5 was rescored 'low' meanwhile: its schedule is now the low tier's.
     assert skipped == {
         "C1": ["step:INV1:+7", "step:INV1:-3", "step:INV2:+7", "step:INV2:-3"],
-        "C4": ["step:INV5:+5"],
+        "C4": ["step:INV5:+10", "step:INV5:+3", "step:INV5:-1", "step:INV5:-7"],
     }
     report = send_reminders(ledger, planned, RecordingMailer())
     assert report.counts() == {"skipped": 2}

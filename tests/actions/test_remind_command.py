@@ -53,16 +53,26 @@ def test_remind_dry_run_then_send_then_nothing(database: str, smtp_server, tmp_p
     assert "C1" in sent.stdout
     assert "INV1" in sent.stdout
     assert "1 sent" in sent.stdout
+    assert "Holdout: 0 invoices kept as control" in sent.stdout
     again = remind("--json", "remind", "--as-of", day, db=database, port=port, cwd=tmp_path)
     assert json.loads(again.stdout)["counts"] == {}
     assert len(inbox.messages) == 1
+    # INV1 reached its proactive step treated; due on AS_OF, it has not matured on AS_OF.
+    report = remind(
+        "--json", "holdout-report", "--as-of", day, db=database, port=port, cwd=tmp_path
+    )
+    assert report.returncode == 0, report.stderr
+    arms = json.loads(report.stdout)
+    assert (arms["treated"]["eligible"], arms["treated"]["matured"]) == (1, 0)
+    assert arms["control"]["eligible"] == 0
+    assert arms["treated"]["on_time_rate"] is None
 
 
 def test_a_bad_policy_is_one_line(database: str, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text("tiers: {low: [], medium: [], high: [], critical: [], urgent: []}\n")
+    policy.write_text("segments: {reliable: {steps: []}, urgent: {steps: []}}\n")
     result = remind("remind", db=database, port=1, cwd=tmp_path, policy=policy)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
-    assert "tiers.urgent" in result.stderr
+    assert "segments.urgent" in result.stderr
     assert "Traceback" not in result.stderr

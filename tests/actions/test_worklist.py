@@ -138,10 +138,13 @@ def test_invoices_are_ranked_by_weighted_expected_late_amount(ledger: Engine) ->
     assert first.days_past_due == 5
     assert (first.action, first.action_date) == ("escalate_now", AS_OF)
     by_id = {item.invoice_id: item for item in worklist.to_work}
-    # Before the due date: the next reminder day of the tier (high: 1 day before due) ...
-    assert (by_id["A2"].action, by_id["A2"].action_date) == ("call_before_due", days(4))
-    # ... or the due date when the tier has no reminder before it (low).
-    assert by_id["D2"].action_date == days(10)
+    # Before the due date: the next reminder day of the customer segment's schedule. A is
+    # critical (risk score (0.75 + 1.0) / 2): its -3 step, days(2); its -10 step has passed.
+    assert by_id["A2"].segment == "critical"
+    assert (by_id["A2"].action, by_id["A2"].action_date) == ("call_before_due", days(2))
+    # D is at-risk ((0.8 + 0.5) / 2): its -7 step, days(3).
+    assert by_id["D2"].segment == "at-risk"
+    assert by_id["D2"].action_date == days(3)
     assert by_id["B1"].p_late == 0.4  # the score made after AS_OF does not count
     # Past the due date the action is about getting paid, not about reminding.
     assert (by_id["B1"].action, by_id["B1"].action_date) == ("overdue_reminder", AS_OF)

@@ -3,17 +3,27 @@
 Planning
 --------
 :func:`plan_reminders` looks at the invoices open on ``as_of`` (issued by then, not settled by
-then, credit notes aside). Each invoice follows the schedule of its risk tier (its latest
-prediction as of that day; ``medium`` when never scored) in the :class:`ReminderPolicy`. A step
-is *due* when ``due_date + days <= as_of`` and no row records it yet. A due step missed by more
-than ``max_step_age_days`` (a long outage, or the first run on an old ledger) is recorded as
-``skipped`` rather than sent late, so that customers are not flooded; when several steps of one
-invoice are due, only the latest is sent and the others are skipped as superseded. Customers
-excluded from outreach or without an e-mail address get nothing (and nothing is recorded, so a
-step still in its window goes out once an address is added).
+then, credit notes aside). Each invoice follows the schedule of its customer's risk segment
+(:mod:`latepay.actions.segments`, from the latest predictions as of that day and the customer's
+history; ``watch`` when neither exists) in the :class:`ReminderPolicy`. A step's day is
+``due_date + days``, moved to the next day that is not quiet (quiet weekdays and dates of the
+policy); on a quiet day nothing at all is planned. A step is *due* when its day has come and no
+row records it yet. A due step missed by more than ``max_step_age_days`` (a long outage, or the
+first run on an old ledger) is recorded as ``skipped`` rather than sent late, so that customers
+are not flooded; when several steps of one invoice are due, only the latest is sent and the
+others are skipped as superseded. Customers excluded from outreach (their
+``excluded_from_outreach`` column) or without an e-mail address get nothing (and nothing is
+recorded, so a step still in its window goes out once an address is added).
 
 All the steps due for one customer go into ONE consolidated message listing those invoices,
-with the template and tone of its most severe step (firm before friendly, then the most days).
+with the template and tone of its most severe step (highest escalation level, then firm before
+friendly, then the most days). A customer who already got its segment's
+``max_contacts_per_week`` messages in the last seven days (this day included) gets nothing
+today: its steps stay due and go out once the week has room (or are skipped as too old).
+
+The holdout (:mod:`latepay.actions.holdout`): an invoice in the control group never gets a step
+before its due date; those steps are recorded as skipped (status ``skipped``, reason
+``holdout``) and every proactive step row carries its invoice's ``arm``.
 
 Idempotency keys
 ----------------
@@ -65,8 +75,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from latepay.actions.holdout import CONTROL as CONTROL_ARM
+from latepay.actions.holdout import TREATED as TREATED_ARM
+from latepay.actions.holdout import in_control
 from latepay.actions.mail import InvoiceLine, Mailer, TemplateError, render_reminder
 from latepay.actions.policies import ReminderPolicy
+from latepay.actions.segments import customer_segments
+from latepay.actions.worklist import settled_history
+from latepay.config import Settings, get_settings
 from latepay.db.tables import Customer, Invoice, Reminder, in_chunks, utcnow
 from latepay.scoring.records import latest_predictions
 
@@ -79,11 +95,15 @@ PENDING = "pending"
 FAILED = "failed"
 SKIPPED = "skipped"
 CANCELLED = "cancelled"
+# Result status of withheld holdout steps (their rows are 'skipped').
+CONTROL = "control"
 
 STEP = "step"
 STATEMENT = "statement"
 CHANNEL = "email"
-DEFAULT_TIER = "medium"
+# A customer neither scored nor with history is watched until it shows what it is.
+DEFAULT_SEGMENT = "watch"
+HOLDOUT_REASON = "holdout: control group, no reminder before the due date"
 
 # 5 min, 10 min, 20 min, ... at most 6 h; ten attempts span about a day and a half.
 MAX_ATTEMPTS = 10
@@ -102,27 +122,31 @@ class PlannedStep:
 
     key: str
     invoice_id: str
-    risk_tier: str
+    segment: str
     days: int
     template: str
     tone: str
     scheduled_for: dt.date
+    escalation: int = 0
+    # treated or control for a step before the due date (see latepay.actions.holdout).
+    arm: str | None = None
     skip_reason: str | None = None
 
     def describe(self) -> str:
-        return f"{self.invoice_id} {self.days:+d}d ({self.risk_tier})"
+        return f"{self.invoice_id} {self.days:+d}d ({self.segment})"
 
 
 @dataclass(frozen=True)
 class PlannedReminder:
     """One consolidated message to a customer, or the steps of a customer to record as skipped.
 
-    ``action`` is ``send`` for a message, ``skip`` for steps recorded without a message.
+    ``action`` is ``send`` for a message, ``skip`` for steps recorded without a message,
+    ``control`` for proactive steps withheld because their invoices are in the holdout.
     ``retry`` holds (row id, status, attempts) when this is a retry of a stored statement.
     """
 
     key: str
-    action: Literal["send", "skip"]
+    action: Literal["send", "skip", "control"]
     customer_id: str
     customer_name: str | None
     email: str | None
@@ -134,7 +158,7 @@ class PlannedReminder:
     @property
     def lead_step(self) -> PlannedStep:
         """The most severe step: it chooses the template and the tone."""
-        return max(self.steps, key=lambda step: (step.tone == "firm", step.days))
+        return max(self.steps, key=lambda step: (step.escalation, step.tone == "firm", step.days))
 
     @property
     def template(self) -> str:
@@ -171,10 +195,16 @@ class RunReport:
             counts[result.status] += 1
         return dict(sorted(counts.items()))
 
+    @property
+    def control_invoices(self) -> int:
+        """Invoices whose proactive reminder this run withheld for the holdout."""
+        return sum(len(r.invoice_ids) for r in self.results if r.status in (CONTROL, "would_hold"))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
             "counts": self.counts(),
+            "control_invoices": self.control_invoices,
             "reminders": [asdict(result) for result in self.results],
         }
 
@@ -197,7 +227,11 @@ def statement_key(customer_id: str, as_of: dt.date, step_keys: Iterable[str]) ->
 
 
 def plan_reminders(
-    engine: Engine, as_of: dt.date | pd.Timestamp, policy: ReminderPolicy
+    engine: Engine,
+    as_of: dt.date | pd.Timestamp,
+    policy: ReminderPolicy,
+    *,
+    settings: Settings | None = None,
 ) -> list[PlannedReminder]:
     """The reminders due on ``as_of``: one message per customer, plus steps to skip.
 
@@ -208,30 +242,38 @@ def plan_reminders(
     as_of : date
         The day of the run.
     policy : ReminderPolicy
-        Schedules per risk tier, see :func:`~latepay.actions.policies.load_policy`.
+        Schedules per segment, see :func:`~latepay.actions.policies.load_policy`.
+    settings : Settings, optional
+        Segment cut-offs, grace days and the holdout (share and salt); the process settings
+        by default.
 
     Returns
     -------
     list of PlannedReminder
-        ``send`` entries (one per customer with something due), then ``skip`` entries,
-        each sorted by customer id.
+        ``send`` entries (one per customer with something due), then ``skip`` entries, then
+        ``control`` entries, each sorted by customer id. Empty on a quiet day.
     """
+    settings = settings or get_settings()
     day = pd.Timestamp(as_of).date()
+    if policy.is_quiet(day):
+        return []
     with engine.connect() as connection:
         invoices = _open_invoices(connection, day)
         latest = latest_predictions(connection, [row.invoice_id for row in invoices], day)
-        tiers = {invoice_id: p["risk_tier"] for invoice_id, p in latest.items()}
+        segments = _segments(connection, invoices, latest, day, settings)
         candidates = {
             row.invoice_id: _steps_reached(
-                row, tiers.get(row.invoice_id, DEFAULT_TIER), policy, day
+                row, segments.get(row.customer_id) or DEFAULT_SEGMENT, policy, day, settings
             )
             for row in invoices
         }
         taken = _existing_keys(
             connection, [step.key for steps in candidates.values() for step in steps]
         )
+        contacted = _contacts_this_week(connection, day)
     to_send: dict[str, list[PlannedStep]] = defaultdict(list)
     to_skip: dict[str, list[PlannedStep]] = defaultdict(list)
+    to_hold: dict[str, list[PlannedStep]] = defaultdict(list)
     lines: dict[str, list[InvoiceLine]] = defaultdict(list)
     customers = {}
     for row in invoices:
@@ -239,17 +281,26 @@ def plan_reminders(
         if not steps:
             continue
         customers[row.customer_id] = row
+        held = [step for step in steps if step.arm == CONTROL_ARM]
+        to_hold[row.customer_id].extend(replace(step, skip_reason=HOLDOUT_REASON) for step in held)
+        steps = [step for step in steps if step.arm != CONTROL_ARM]
         fresh = [s for s in steps if (day - s.scheduled_for).days <= policy.max_step_age_days]
-        latest = fresh[-1] if fresh else None
+        latest_step = fresh[-1] if fresh else None
+        cap = policy.segment(steps[0].segment).max_contacts_per_week if steps else 0
+        capped = contacted.get(row.customer_id, 0) >= cap
         for step in steps:
-            if step is latest:
+            if step is latest_step:
+                if capped:
+                    continue  # stays due: it goes out once the week has room
                 to_send[row.customer_id].append(step)
                 lines[row.customer_id].append(
                     InvoiceLine(row.invoice_id, row.amount, row.currency, row.due_date)
                 )
             elif step in fresh:
+                if capped:
+                    continue
                 to_skip[row.customer_id].append(
-                    replace(step, skip_reason=f"superseded by step {latest.days:+d}d")
+                    replace(step, skip_reason=f"superseded by step {latest_step.days:+d}d")
                 )
             else:
                 late = (day - step.scheduled_for).days
@@ -261,16 +312,18 @@ def plan_reminders(
                     )
                 )
     planned = []
-    for action, groups in (("send", to_send), ("skip", to_skip)):
+    for action, groups in (("send", to_send), ("skip", to_skip), ("control", to_hold)):
         for customer_id in sorted(groups):
             steps = tuple(groups[customer_id])
+            if not steps:
+                continue
             keys = [step.key for step in steps]
             customer = customers[customer_id]
             planned.append(
                 PlannedReminder(
                     key=statement_key(customer_id, day, keys)
                     if action == "send"
-                    else f"skip:{customer_id}:{day:%Y-%m-%d}",
+                    else f"{action}:{customer_id}:{day:%Y-%m-%d}",
                     action=action,
                     customer_id=customer_id,
                     customer_name=customer.name,
@@ -310,24 +363,73 @@ def _open_invoices(connection: sa.Connection, day: dt.date) -> list[Any]:
     return list(connection.execute(query))
 
 
-def _steps_reached(row: Any, tier: str, policy: ReminderPolicy, day: dt.date) -> list[PlannedStep]:
-    """Steps of the invoice's schedule whose day has come, oldest first."""
+def _segments(
+    connection: sa.Connection,
+    invoices: list[Any],
+    latest: dict[str, dict[str, Any]],
+    day: dt.date,
+    settings: Settings,
+) -> dict[str, str | None]:
+    """Each customer's risk segment on ``day`` (the worklist's rule, over these open invoices)."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": [row.customer_id for row in invoices],
+            "amount": [float(row.amount) for row in invoices],
+            "p_late": [latest.get(row.invoice_id, {}).get("p_late") for row in invoices],
+        },
+        columns=["customer_id", "amount", "p_late"],
+    )
+    frame["p_late"] = frame["p_late"].astype(float)
+    history = settled_history(
+        connection, sorted(set(frame["customer_id"])), day, grace_days=settings.grace_days
+    )
+    segments = customer_segments(frame, history, cutoffs=settings.segment_cutoffs)
+    # A customer without a segment (never scored, no history) gets None, not NaN.
+    return {
+        customer_id: segment if isinstance(segment, str) else None
+        for customer_id, segment in zip(segments["customer_id"], segments["segment"], strict=True)
+    }
+
+
+def _steps_reached(
+    row: Any, segment: str, policy: ReminderPolicy, day: dt.date, settings: Settings
+) -> list[PlannedStep]:
+    """Steps of the invoice's schedule whose (quiet-day shifted) day has come, oldest first."""
+    control = in_control(row.invoice_id, share=settings.holdout_share, salt=settings.holdout_salt)
     steps = []
-    for step in policy.steps(tier):
-        scheduled = row.due_date + dt.timedelta(days=step.days)
+    for step in policy.steps(segment):
+        scheduled = policy.send_day(row.due_date + dt.timedelta(days=step.days))
         if scheduled <= day:
+            proactive = step.days <= 0
             steps.append(
                 PlannedStep(
                     key=step_key(row.invoice_id, step.days),
                     invoice_id=row.invoice_id,
-                    risk_tier=tier,
+                    segment=segment,
                     days=step.days,
                     template=step.template,
                     tone=step.tone,
                     scheduled_for=scheduled,
+                    escalation=step.escalation,
+                    arm=(CONTROL_ARM if control else TREATED_ARM) if proactive else None,
                 )
             )
     return steps
+
+
+def _contacts_this_week(connection: sa.Connection, day: dt.date) -> dict[str, int]:
+    """Messages per customer sent or under way in the seven days up to ``day``."""
+    rows = connection.execute(
+        sa.select(Reminder.customer_id, sa.func.count())
+        .where(
+            Reminder.kind == STATEMENT,
+            Reminder.scheduled_for > day - dt.timedelta(days=7),
+            Reminder.scheduled_for <= day,
+            Reminder.status.in_((SENT, SENDING, PENDING)),
+        )
+        .group_by(Reminder.customer_id)
+    )
+    return dict(rows.all())
 
 
 def _existing_keys(connection: sa.Connection, keys: list[str]) -> set[str]:
@@ -382,11 +484,13 @@ def send_reminders(
         on_progress(0, len(work))
     for done, reminder in enumerate(work, start=1):
         if dry_run:
-            status = "would_skip" if reminder.action == "skip" else "would_send"
+            status = {"skip": "would_skip", "control": "would_hold"}.get(
+                reminder.action, "would_send"
+            )
             if reminder.retry:
                 status = "would_retry"
             report.results.append(_result(reminder, status))
-        elif reminder.action == "skip":
+        elif reminder.action in ("skip", "control"):
             report.results.append(_record_skipped(engine, reminder))
         else:
             report.results.append(_claim_and_send(engine, reminder, mailer, now))
@@ -414,7 +518,9 @@ def _step_row(reminder: PlannedReminder, step: PlannedStep, status: str) -> dict
         "invoice_ids": {
             "invoice_ids": [step.invoice_id],
             "days": step.days,
-            "risk_tier": step.risk_tier,
+            "segment": step.segment,
+            "escalation": step.escalation,
+            "arm": step.arm,
             "statement": reminder.key if status != SKIPPED else None,
         },
         "kind": STEP,
@@ -452,7 +558,8 @@ def _record_skipped(engine: Engine, reminder: PlannedReminder) -> ReminderResult
                     connection.execute(sa.insert(Reminder), [row])
             except IntegrityError:
                 pass
-    return _result(reminder, SKIPPED, "; ".join(s.skip_reason or "" for s in reminder.steps))
+    status = CONTROL if reminder.action == "control" else SKIPPED
+    return _result(reminder, status, "; ".join(s.skip_reason or "" for s in reminder.steps))
 
 
 def _claim(engine: Engine, reminder: PlannedReminder, now: dt.datetime) -> int | None:

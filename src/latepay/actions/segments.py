@@ -29,8 +29,8 @@ An at-risk customer with a low balance is left to the automated (firm) reminder 
 rather than escalated: a collector's call costs the same whatever the amount, so calls go to
 the balances that repay them; only ``critical`` customers are escalated whatever their value.
 
-Segments are computed on demand from the latest scores; keeping their history needs a table
-(and a migration), which is not there yet.
+Segments are computed on demand from the latest scores; :mod:`latepay.actions.segment_history`
+keeps their changes after each scoring run.
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def customer_segments(
     customers["mean_p_late"] = (customers["weighted"] / customers["weight"]).where(
         customers["weight"] > 0
     )
-    past = history.set_index("customer_id")[["settled", "paid_late"]]
+    # As numbers even when empty: an empty history frame has object columns.
+    past = history.set_index("customer_id")[["settled", "paid_late"]].astype(float)
     customers = customers.join(past, how="left")
     customers["settled"] = customers["settled"].fillna(0).astype(int)
     customers["late_share"] = (customers["paid_late"] / customers["settled"]).where(

@@ -20,8 +20,8 @@ out of the sections and counted (``unscored``, ``unscored_amount``); run ``latep
 
 The next action comes from the risk tier (:func:`latepay.actions.recommend.recommended_action`);
 its date is today once the invoice is past due, or for a critical invoice; before the due date
-it is the next pre-due reminder day of the tier's schedule in the reminder policy, or the due
-date when the schedule has none left.
+it is the next pre-due reminder day of the customer segment's schedule in the reminder policy,
+or the due date when the schedule has none left.
 """
 
 from __future__ import annotations
@@ -211,7 +211,12 @@ def build_worklist(
         predictions = latest_predictions(connection, ids, as_of)
         promises = _latest_promises(connection, ids, as_of)
         disputes = _open_disputes(connection, ids, as_of)
-        history = _history(connection, sorted(set(invoices["customer_id"])), as_of, settings)
+        history = settled_history(
+            connection,
+            sorted(set(invoices["customer_id"])),
+            as_of,
+            grace_days=settings.grace_days,
+        )
 
     invoices["p_late"] = invoices["invoice_id"].map(
         {invoice_id: row["p_late"] for invoice_id, row in predictions.items()}
@@ -321,7 +326,9 @@ def _item(
     else:
         overdue = as_of > row.due_date
         section, action = TO_WORK, recommended_action(tier, overdue=overdue)
-        action_date = _action_date(row.due_date, tier, as_of, policy)
+        action_date = _action_date(
+            row.due_date, tier, _policy_segment(segment.get("segment")), as_of, policy
+        )
     weight = BROKEN_PROMISE_BOOST if broken else 1.0
     return WorkItem(
         section=section,
@@ -349,14 +356,22 @@ def _item(
     )
 
 
-def _action_date(due: dt.date, tier: str, as_of: dt.date, policy: ReminderPolicy) -> dt.date:
-    """Today past the due date or for a critical invoice; else the next pre-due reminder day."""
+def _policy_segment(segment: object) -> str:
+    """The segment whose reminder schedule applies; ``watch`` for a customer without one."""
+    return segment if isinstance(segment, str) else "watch"
+
+
+def _action_date(
+    due: dt.date, tier: str, segment: str, as_of: dt.date, policy: ReminderPolicy
+) -> dt.date:
+    """Today past the due date or for a critical invoice; else the next pre-due reminder day
+    of the customer segment's schedule (moved past quiet days, as reminders are)."""
     if as_of > due or tier == "critical":
         return as_of
     days = [
-        due + dt.timedelta(days=step.days)
-        for step in policy.steps(tier)
-        if step.days <= 0 and due + dt.timedelta(days=step.days) >= as_of
+        policy.send_day(due + dt.timedelta(days=step.days))
+        for step in policy.steps(segment)
+        if step.days <= 0 and policy.send_day(due + dt.timedelta(days=step.days)) >= as_of
     ]
     return min(days, default=due)
 
@@ -430,8 +445,8 @@ def _open_disputes(
     return disputes
 
 
-def _history(
-    connection: Connection, customer_ids: list[str], as_of: dt.date, settings: Settings
+def settled_history(
+    connection: Connection, customer_ids: list[str], as_of: dt.date, *, grace_days: int
 ) -> pd.DataFrame:
     """Per customer: invoices settled before ``as_of`` and how many of them late."""
     rows = []
@@ -447,8 +462,14 @@ def _history(
         )
     frame = pd.DataFrame(rows, columns=["customer_id", "due_date", "settled_date"])
     if frame.empty:
-        return pd.DataFrame(columns=["customer_id", "settled", "paid_late"])
+        return pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype=object),
+                "settled": pd.Series(dtype=int),
+                "paid_late": pd.Series(dtype=int),
+            }
+        )
     days_late = (pd.to_datetime(frame["settled_date"]) - pd.to_datetime(frame["due_date"])).dt.days
-    frame["late"] = days_late > settings.grace_days
+    frame["late"] = days_late > grace_days
     grouped = frame.groupby("customer_id")["late"]
     return pd.DataFrame({"settled": grouped.size(), "paid_late": grouped.sum()}).reset_index()

@@ -26,6 +26,7 @@ from latepay.api.metrics import ApiMetrics, MetricsMiddleware
 from latepay.api.routes import (
     customers,
     feedback,
+    forecast,
     invoices,
     models,
     scoring,
@@ -33,7 +34,10 @@ from latepay.api.routes import (
     webhooks,
     worklist,
 )
+from latepay.api.scheduler import Scheduler, ServerJobs
 from latepay.config import Settings, get_settings
+from latepay.dashboard import routes as dashboard
+from latepay.dashboard.session import SessionSigner
 from latepay.db.session import make_engine
 from latepay.errors import ConflictError
 from latepay.models.registry import ModelRegistry
@@ -51,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     champion = Champion(ModelRegistry(settings.model_dir, engine))
 
     dispatcher = WebhookDispatcher(engine)
+    scheduler = Scheduler(
+        engine, settings.model_dir, metrics, ServerJobs(engine, settings, metrics).jobs()
+    )
 
     def issue(requests: Sequence[list[dict[str, Any]]]) -> list[IssuanceResult | ConflictError]:
         events = 0
@@ -86,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.serving(champion.version)
         issuer.start()
         await dispatcher.start()
+        scheduler.start()
         watcher = asyncio.create_task(
             champion.watch(settings.model_refresh_seconds, on_change=metrics.serving)
         )
@@ -95,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await scheduler.stop()
             await issuer.stop()
             await dispatcher.stop()
             engine.dispose()
@@ -114,6 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.issuer = issuer
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (invoices, scoring, feedback, customers, worklist, models, webhooks, system):
+    routers = (invoices, scoring, feedback, customers, worklist, forecast, models, webhooks)
+    for module in (*routers, system):
         app.include_router(module.router)
+    app.state.sessions = SessionSigner(
+        settings.session_secret.get_secret_value().encode() if settings.session_secret else None,
+        lifetime_seconds=settings.session_hours * 3600,
+    )
+    dashboard.install(app)
     return app

@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
-from latepay.api.keys import Role, hash_key, role_of_key
+from latepay.api.keys import Role, hash_key, role_of_digest
 
 ROLE_CACHE_SECONDS = 5.0
 
@@ -33,13 +33,16 @@ class KeyChecker:
         self._lock = threading.Lock()
 
     def role(self, key: str) -> Role | None:
-        digest = hash_key(key)
+        return self.role_of_digest(hash_key(key))
+
+    def role_of_digest(self, digest: str) -> Role | None:
+        """The role of the key hashed to ``digest`` (a dashboard session holds only that)."""
         now = time.monotonic()
         with self._lock:
             cached = self._known.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        role = role_of_key(self.engine, key)
+        role = role_of_digest(self.engine, digest)
         with self._lock:
             self._known[digest] = (role, now + self.ttl)
         return role

@@ -92,11 +92,14 @@ def revoke_key(engine: Engine, key_id: int) -> KeyInfo:
 
 def role_of_key(engine: Engine, key: str) -> Role | None:
     """The role of an active key, or None for an unknown or revoked one."""
+    return role_of_digest(engine, hash_key(key))
+
+
+def role_of_digest(engine: Engine, digest: str) -> Role | None:
+    """The role of the active key whose SHA-256 is ``digest``, or None."""
     with engine.connect() as connection:
         role = connection.scalar(
-            sa.select(ApiKey.role).where(
-                ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
-            )
+            sa.select(ApiKey.role).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
         )
     return Role(role) if role else None
 

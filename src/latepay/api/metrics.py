@@ -10,6 +10,8 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: Outcomes of a scheduled job's run (see latepay.api.scheduler).
+JOB_OUTCOMES = ("ok", "failed", "busy")
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -48,10 +50,42 @@ class ApiMetrics:
             ["feature", "kind"],
             registry=self.registry,
         )
+        self.live_roc_auc = Gauge(
+            "latepay_live_roc_auc",
+            "ROC AUC of the scores at issuance on matured invoices, as of the last "
+            "GET /v1/models/performance without since; model_version 'all' is every version.",
+            ["model_version"],
+            registry=self.registry,
+        )
         self.champion = Gauge(
             "latepay_champion_info",
             "The champion model being served (value 1).",
             ["version"],
+            registry=self.registry,
+        )
+        self.job_runs = Counter(
+            "latepay_job_runs",
+            "Runs of the scheduled jobs, by outcome: ok, failed, or busy (another process "
+            "held the job's lock, so this one skipped its turn).",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.job_last_run = Gauge(
+            "latepay_job_last_run_timestamp_seconds",
+            "When each scheduled job last finished a run (Unix time).",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_last_outcome = Gauge(
+            "latepay_job_last_outcome",
+            "The outcome of each scheduled job's last run (value 1).",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.drift_alert = Gauge(
+            "latepay_drift_alert",
+            "1 when the last scheduled drift report had a feature or the score at or above "
+            "drift_alert_psi, else 0.",
             registry=self.registry,
         )
 
@@ -60,6 +94,20 @@ class ApiMetrics:
         self.drift_psi.clear()
         for row in rows:
             self.drift_psi.labels(feature=row.feature, kind=row.kind).set(row.psi)
+
+    def job_finished(self, job: str, outcome: str, finished_at: float) -> None:
+        """Count a run of a scheduled job and keep its time and outcome."""
+        self.job_runs.labels(job, outcome).inc()
+        self.job_last_run.labels(job).set(finished_at)
+        for known in JOB_OUTCOMES:
+            self.job_last_outcome.labels(job, known).set(1 if known == outcome else 0)
+
+    def live_performance(self, report) -> None:
+        """Publish a live performance report's ROC AUC, overall ("all") and by model version."""
+        self.live_roc_auc.clear()
+        for group in [report.overall, *report.by_model_version]:
+            if group.roc_auc is not None:
+                self.live_roc_auc.labels(model_version=group.group).set(group.roc_auc)
 
     def serving(self, version: str | None) -> None:
         self.champion.clear()

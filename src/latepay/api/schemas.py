@@ -186,6 +186,20 @@ class PaymentHistory(BaseModel):
     mean_days_late: float | None = Field(description="Over the invoices paid late.")
 
 
+class SegmentChange(BaseModel):
+    """A customer's segment and strategy from ``as_of`` on, with the inputs that decided it."""
+
+    segment: str
+    strategy: str
+    as_of: dt.date = Field(description="The scoring day the segment was computed for.")
+    computed_at: dt.datetime
+    risk_score: float
+    mean_p_late: float | None
+    late_share: float | None
+    open_invoices: int
+    open_balance: float
+
+
 class CustomerDetail(BaseModel):
     customer_id: str
     name: str | None
@@ -206,6 +220,11 @@ class CustomerDetail(BaseModel):
     open_invoices: int
     open_balance: dict[str, float] = Field(description="Open amount by currency.")
     overdue_balance: dict[str, float] = Field(description="Past-due open amount by currency.")
+    segment_history: list[SegmentChange] = Field(
+        default_factory=list,
+        description="Each change of segment or strategy recorded after a scoring run, oldest "
+        "first (see latepay.actions.segment_history).",
+    )
 
 
 class PaymentIn(_Body):

@@ -208,6 +208,27 @@ class Reminder(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class CustomerSegmentChange(Base):
+    """A customer's risk segment or strategy as it changed after a scoring run, with the inputs
+    that decided it (see latepay.actions.segment_history)."""
+
+    __tablename__ = "customer_segment_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    segment: Mapped[str] = mapped_column(String(16))
+    strategy: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    risk_score: Mapped[float] = mapped_column(Float)
+    mean_p_late: Mapped[float | None] = mapped_column(Float)
+    late_share: Mapped[float | None] = mapped_column(Float)
+    settled: Mapped[int] = mapped_column(Integer)
+    open_invoices: Mapped[int] = mapped_column(Integer)
+    open_balance: Mapped[float] = mapped_column(Money)
+    high_value: Mapped[bool] = mapped_column(Boolean)
+
+
 class ModelVersion(Base):
     """The registry: one row per trained model, pointing at its folder."""
 

@@ -1,4 +1,5 @@
-"""Customer behaviour as of a moment: disputes, service contacts, payment-method changes."""
+"""Customer behaviour as of a moment: disputes, service contacts, payment-method changes and
+broken promises to pay."""
 
 from __future__ import annotations
 
@@ -100,3 +101,34 @@ def payment_method_features(
             "payment_method_differs_from_last": differs,
         }
     )
+
+
+def broken_promise_features(
+    promises: pd.DataFrame,
+    invoices: pd.DataFrame,
+    codes: GroupCodes,
+    query_groups: np.ndarray,
+    query_days: np.ndarray,
+) -> pd.DataFrame:
+    """Promises to pay the customer broke, as known before the moment: count and share.
+
+    A promise (recorded on day r for date p) is *kept* when its invoice was settled on or
+    before p, *broken* otherwise. Its fate is known once both its recording and its date are
+    behind: from the day after ``max(r, p)``, because whether a payment arrived on day p is
+    known from the next day on. So a promise counts only when ``max(r, p)`` is strictly before
+    the moment, and a settlement on or after the moment never turns a broken promise into a
+    kept one (it came after p anyway). ``broken_promise_share`` is broken over decided
+    promises, NaN for a customer without one.
+    """
+    settled = invoices.drop_duplicates("invoice_id").set_index("invoice_id")["settled_date"]
+    # Never settled is the largest day number, so it counts as settled after any promise.
+    settled_day = day_numbers(settled.reindex(promises["invoice_id"].to_numpy()).to_numpy())
+    promised_day = day_numbers(promises["promised_date"])
+    broken = (settled_day > promised_day).astype(np.int64)
+    decided = np.maximum(day_numbers(promises["recorded_date"]), promised_day)
+    stream = EventStream(codes.encode(promises["customer_id"]), decided, {"broken": broken})
+    count = stream.total_before("count", query_groups, query_days)
+    broken_count = stream.total_before("broken", query_groups, query_days)
+    share = np.full(len(query_groups), np.nan)
+    np.divide(broken_count, count, out=share, where=count > 0)
+    return pd.DataFrame({"broken_promises": broken_count, "broken_promise_share": share})

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from latepay.features.behaviour import (
+    broken_promise_features,
     dispute_features,
     interaction_features,
     payment_method_features,
@@ -98,6 +99,7 @@ def build_features(
         payment_method_features(
             ledger.invoices, codes, groups, query_days, queries["payment_method"]
         ),
+        broken_promise_features(ledger.promises, ledger.invoices, codes, groups, query_days),
         economy_features(ledger.indicators, customers, query_days),
     ]
     features = pd.concat([part.reset_index(drop=True) for part in parts], axis=1)

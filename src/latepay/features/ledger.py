@@ -16,7 +16,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from latepay.db.tables import Customer, Dispute, EconomicIndicator, Interaction, Invoice
+from latepay.db.tables import (
+    Customer,
+    Dispute,
+    EconomicIndicator,
+    Interaction,
+    Invoice,
+    Outcome,
+    as_utc,
+)
 
 INVOICE_COLUMNS = [
     "invoice_id",
@@ -45,7 +53,9 @@ DATE_COLUMNS = {
     "disputes": ["opened_date", "resolved_date"],
     "interactions": ["date"],
     "indicators": ["period"],
+    "promises": ["recorded_date", "promised_date"],
 }
+PROMISE_COLUMNS = ["customer_id", "invoice_id", "recorded_date", "promised_date"]
 INVOICE_EXTRA_PREFIX = "inv_"
 CUSTOMER_EXTRA_PREFIX = "cust_"
 
@@ -66,6 +76,9 @@ class Ledger:
         customer_id, date, topic.
     indicators : DataFrame
         name, key ('' for global), period (first day of the month), value.
+    promises : DataFrame
+        Promises to pay collectors recorded: customer_id, invoice_id, recorded_date,
+        promised_date.
     """
 
     invoices: pd.DataFrame
@@ -73,6 +86,7 @@ class Ledger:
     disputes: pd.DataFrame
     interactions: pd.DataFrame
     indicators: pd.DataFrame
+    promises: pd.DataFrame
 
     @classmethod
     def from_frames(
@@ -83,6 +97,7 @@ class Ledger:
         disputes: pd.DataFrame | None = None,
         interactions: pd.DataFrame | None = None,
         indicators: pd.DataFrame | None = None,
+        promises: pd.DataFrame | None = None,
     ) -> Ledger:
         """Build a ledger from frames with canonical columns, filling in what is missing."""
         invoices = invoices.copy()
@@ -103,12 +118,13 @@ class Ledger:
             ),
             "interactions": _or_empty(interactions, ["customer_id", "date", "topic"]),
             "indicators": _or_empty(indicators, ["name", "key", "period", "value"]),
+            "promises": _or_empty(promises, PROMISE_COLUMNS),
         }
         for name, columns in DATE_COLUMNS.items():
             for column in columns:
                 frames[name][column] = _to_day(frames[name][column])
         frames["indicators"]["key"] = frames["indicators"]["key"].fillna("").astype(str)
-        for name in ("invoices", "customers", "disputes", "interactions"):
+        for name in ("invoices", "customers", "disputes", "interactions", "promises"):
             frames[name]["customer_id"] = frames[name]["customer_id"].astype(str)
         frames["invoices"]["amount"] = frames["invoices"]["amount"].astype(float)
         frames["invoices"]["is_credit_note"] = frames["invoices"]["is_credit_note"].astype(bool)
@@ -123,6 +139,7 @@ class Ledger:
             customers=self.customers[self.customers["customer_id"].isin(wanted)],
             disputes=self.disputes[self.disputes["customer_id"].isin(wanted)],
             interactions=self.interactions[self.interactions["customer_id"].isin(wanted)],
+            promises=self.promises[self.promises["customer_id"].isin(wanted)],
         )
 
     @property
@@ -185,12 +202,38 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
         indicators = pd.read_sql(
             select(EconomicIndicator, ["name", "key", "period", "value"]), connection
         )
+        promises = _read_promises(connection, wanted)
     return Ledger.from_frames(
         invoices=_expand_extra(invoices, INVOICE_EXTRA_PREFIX),
         customers=_expand_extra(customers, CUSTOMER_EXTRA_PREFIX),
         disputes=disputes,
         interactions=interactions,
         indicators=indicators,
+        promises=promises,
+    )
+
+
+def _read_promises(connection: sa.Connection, wanted: list[str] | None) -> pd.DataFrame:
+    """Collectors' promises to pay (outcomes), with the customer of their invoice."""
+    query = (
+        sa.select(
+            Invoice.customer_id, Outcome.invoice_id, Outcome.recorded_at, Outcome.promised_date
+        )
+        .join(Invoice, Invoice.invoice_id == Outcome.invoice_id)
+        .where(Outcome.kind == "promise_to_pay", Outcome.promised_date.is_not(None))
+    )
+    if wanted is not None:
+        query = query.where(Invoice.customer_id.in_(wanted))
+    rows = connection.execute(query).all()
+    return pd.DataFrame(
+        {
+            "customer_id": [row.customer_id for row in rows],
+            "invoice_id": [row.invoice_id for row in rows],
+            # Recorded moments are UTC; the day in UTC is the day the promise became known.
+            "recorded_date": [as_utc(row.recorded_at).date() for row in rows],
+            "promised_date": [row.promised_date for row in rows],
+        },
+        columns=PROMISE_COLUMNS,
     )
 
 

@@ -26,14 +26,16 @@ with both models' metrics and the decision in words.
 
 **Failure.** The champion changes only in the final promotion; a crash or
 :class:`~latepay.errors.NotEnoughDataError` before it leaves the registry's champion as it was.
-Retrains are serialised: on PostgreSQL by a transaction-level advisory lock, elsewhere by an
-exclusive file lock in the model folder.
+Retrains are serialised by :func:`exclusive_lock`: on PostgreSQL a transaction-level advisory
+lock, elsewhere an exclusive file lock in the model folder. The scheduler of ``latepay serve``
+takes the same kind of lock, under other names, so that a job never runs twice at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import math
 from collections.abc import Iterator
@@ -62,9 +64,8 @@ MIN_WINDOW_LABELS = 100
 MIN_WINDOW_PER_CLASS = 10
 #: Share of the newest invoices used as the window when the clean one is too small.
 FALLBACK_SHARE = 0.2
-#: Key of the PostgreSQL advisory lock that serialises retrains ("latepay" in ASCII).
-ADVISORY_LOCK_KEY = 0x6C61746570617900
-LOCK_FILE = ".retrain.lock"
+#: Name of the lock that serialises retrains (see :func:`exclusive_lock`).
+RETRAIN_LOCK = "retrain"
 COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "log_loss", "base_rate", "n")
 
 
@@ -129,23 +130,54 @@ def retrain(
         return _retrain_locked(engine, registry, settings, now, kind, model_params)
 
 
-@contextlib.contextmanager
-def retrain_lock(engine: Engine, model_dir: Path) -> Iterator[None]:
+def retrain_lock(engine: Engine, model_dir: Path) -> contextlib.AbstractContextManager[bool]:
     """Hold the lock that lets one retrain run at a time; wait for it when another holds it."""
+    return exclusive_lock(engine, model_dir, RETRAIN_LOCK)
+
+
+@contextlib.contextmanager
+def exclusive_lock(engine: Engine, folder: Path, name: str, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the lock called ``name``, shared by every process using ``engine`` and ``folder``.
+
+    On PostgreSQL it is a transaction-level advisory lock (keyed by a hash of ``name``), so it
+    holds across hosts; on other databases an exclusive file lock ``.{name}.lock`` in ``folder``
+    (the model folder), which holds across the processes of one host. Either way it is released
+    when the holder ends, even by a crash: there is no lease to expire.
+
+    Parameters
+    ----------
+    engine : Engine
+    folder : Path
+        Where the lock file lives when the database is not PostgreSQL.
+    name : str
+        Which lock; different names never block each other.
+    wait : bool, default True
+        Wait while another holder has the lock. With False, yield False at once instead, and
+        the caller should skip its work.
+
+    Yields
+    ------
+    bool
+        True while the lock is held; False only when ``wait`` is False and it was taken.
+    """
     if engine.dialect.name == "postgresql":
-        # Released by the end of the transaction, whether the retrain succeeded or crashed.
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        # Released by the end of the transaction, whether the work succeeded or crashed.
         with engine.begin() as connection:
-            connection.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-            )
-            yield
+            held = connection.scalar(sa.text(f"SELECT {function}(:key)"), {"key": key})
+            yield wait or bool(held)
         return
-    folder = Path(model_dir)
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with (folder / f".{name}.lock").open("a") as handle:
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -183,7 +215,7 @@ def _retrain_locked(
 
     data = training_data(ledger, cutoff=cutoff, spec=spec)
     model = make_model(kind, **params).fit(data)
-    promote, reason = _judge(challenger_metrics, champion_metrics, settings)
+    promote, reason = judge(challenger_metrics, champion_metrics, settings)
     if fallback:
         reason += (
             f"; window fell back to the newest {FALLBACK_SHARE:.0%} of invoices, which the "
@@ -274,7 +306,12 @@ def _evaluate(
     return classification_metrics(outcomes, scored["p_late"].to_numpy(), model.threshold_)
 
 
-def _judge(challenger: dict, champion: dict | None, settings: Settings) -> tuple[bool, str]:
+def judge(challenger: dict, champion: dict | None, settings: Settings) -> tuple[bool, str]:
+    """The promotion rule (see the module's **Decision**): promote, and why in words.
+
+    ``challenger`` and ``champion`` are :func:`~latepay.evaluation.metrics.classification_metrics`
+    of the two models on the same invoices; ``champion`` is None when there is none.
+    """
     auc = challenger["roc_auc"]
     floor = settings.retrain_min_auc
     if math.isnan(auc) or auc < floor:

@@ -48,7 +48,8 @@ def _utc(moment: pd.Timestamp) -> dt.datetime:
 def latest_predictions(
     connection: Connection, invoice_ids: list[str], as_of: dt.date
 ) -> dict[str, dict[str, Any]]:
-    """Each invoice's newest prediction made as of ``as_of`` or earlier."""
+    """Each invoice's newest prediction made as of ``as_of`` or earlier: p_late,
+    expected_days_late, risk_tier, bucket_probabilities and the reasons' sentences."""
     latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
     for chunk in in_chunks(invoice_ids):
         rows = connection.execute(
@@ -60,6 +61,7 @@ def latest_predictions(
                 Prediction.p_late,
                 Prediction.expected_days_late,
                 Prediction.risk_tier,
+                Prediction.bucket_probabilities,
                 Prediction.reasons,
             ).where(Prediction.invoice_id.in_(chunk))
         )
@@ -76,6 +78,7 @@ def latest_predictions(
                     "p_late": row.p_late,
                     "expected_days_late": row.expected_days_late,
                     "risk_tier": row.risk_tier,
+                    "bucket_probabilities": row.bucket_probabilities or {},
                     "reasons": [r.get("sentence") or r.get("feature", "") for r in reasons],
                 },
             )

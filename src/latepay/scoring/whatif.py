@@ -31,6 +31,16 @@ def score_variations(
 
     ``payment_terms_days`` in a change sets the due date that many days after the issue date.
     """
+    frame = variations(invoice, changes)
+    return score_invoices(model, ledger, frame, tier_cutoffs=tier_cutoffs, reasons=3)
+
+
+def variations(invoice: pd.Series, changes: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """``invoice`` (first row) and one row per set of ``changes`` applied to it, unscored.
+
+    Callers scoring many invoices at once concatenate these frames and score them in one call
+    (each row is scored as of its issue date, so the result is the same).
+    """
     unknown = sorted({k for change in changes for k in change} - set(CHANGEABLE))
     if unknown:
         raise ValueError(f"cannot vary {unknown}; only {list(CHANGEABLE)}")
@@ -43,4 +53,4 @@ def score_variations(
     frame = pd.DataFrame(rows)
     for column in ("issue_date", "due_date"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
-    return score_invoices(model, ledger, frame, tier_cutoffs=tier_cutoffs, reasons=3)
+    return frame

@@ -7,10 +7,11 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 
+from latepay.actions.segment_history import segment_history
 from latepay.actions.segments import customer_segments, strategy_of
 from latepay.api.auth import ANY_ROLE, require
 from latepay.api.keys import Role
-from latepay.api.schemas import CustomerDetail, PaymentHistory
+from latepay.api.schemas import CustomerDetail, PaymentHistory, SegmentChange
 from latepay.db.tables import Customer, Invoice, Prediction, utcnow
 from latepay.errors import NotFoundError
 
@@ -46,6 +47,7 @@ def get_customer(
         open_ids = invoices.loc[invoices["settled_date"].isna(), "invoice_id"].tolist()
         latest_p_late = _latest_p_late(connection, open_ids)
         median_open_balance = _median_open_balance(connection)
+        changes = segment_history(connection, customer_id)
 
     invoices = invoices[~invoices["is_credit_note"].astype(bool)]
     due = pd.to_datetime(invoices["due_date"])
@@ -84,6 +86,7 @@ def get_customer(
         open_invoices=int(is_open.sum()),
         open_balance=invoices.loc[is_open].groupby(currency)["amount"].sum().round(2).to_dict(),
         overdue_balance=invoices.loc[overdue].groupby(currency)["amount"].sum().round(2).to_dict(),
+        segment_history=[SegmentChange.model_validate(change) for change in changes],
     )
 
 

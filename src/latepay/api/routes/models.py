@@ -14,6 +14,7 @@ from latepay.api.auth import ANY_ROLE, require
 from latepay.api.keys import Role
 from latepay.errors import ConflictError
 from latepay.learning.drift import drift_report
+from latepay.learning.performance import live_performance
 from latepay.learning.retrain import retrain
 from latepay.models.registry import ModelRegistry
 
@@ -153,3 +154,54 @@ def drift(
     report = drift_report(state.engine, state.settings, days=days)
     state.metrics.drift(report.rows)
     return DriftOut(**report.to_dict())
+
+
+class CalibrationBinOut(BaseModel):
+    lower: float
+    upper: float
+    invoices: int
+    mean_predicted: float
+    observed_rate: float
+
+
+class GroupPerformanceOut(BaseModel):
+    group: str
+    invoices: int
+    late: int
+    late_rate: float
+    mean_predicted: float
+    roc_auc: float | None = Field(description="None when the group is all late or all on time.")
+    brier: float
+    ece: float
+    calibration: list[CalibrationBinOut] = Field(
+        description="Ten equal-width bins of P(late); only the bins holding invoices."
+    )
+
+
+class PerformanceOut(BaseModel):
+    as_of: dt.date = Field(description="Outcomes known before this day count.")
+    since: dt.date | None
+    matured: int = Field(description="Invoices measured: scored at issuance and matured.")
+    not_matured: int = Field(description="Scored at issuance, outcome not known yet.")
+    matured_unscored: int = Field(description="Matured, but never scored at issuance.")
+    overall: GroupPerformanceOut
+    by_month: list[GroupPerformanceOut]
+    by_segment: list[GroupPerformanceOut]
+    by_model_version: list[GroupPerformanceOut]
+
+
+@router.get("/performance", response_model=PerformanceOut, responses={400: {}})
+def performance(
+    request: Request,
+    since: Annotated[dt.date | None, Query(description="First issue day included.")] = None,
+    _: Role = Depends(require(*ANY_ROLE)),  # noqa: B008
+) -> PerformanceOut:
+    """Live performance: each invoice's score at issuance against its outcome, once matured
+    (settled, or overdue past the last lateness bucket): ROC AUC, Brier, ECE and calibration,
+    overall and by month of issue, customer segment and model version. Without ``since``, the
+    ROC AUCs are also published in ``/metrics`` as ``latepay_live_roc_auc``."""
+    state = request.app.state
+    report = live_performance(state.engine, state.settings, since=since)
+    if since is None:  # the gauge always means the whole history
+        state.metrics.live_performance(report)
+    return PerformanceOut(**report.to_dict())

@@ -1,0 +1,60 @@
+"""gbm trained with LightGBM's Dask estimators is as good as gbm trained on one machine."""
+
+from __future__ import annotations
+
+import pytest
+from tests.distributed.conftest import MODEL_PARAMS
+
+from latepay.distributed.runs import dataset_default_cutoff, run_backtest_on_dask
+from latepay.evaluation.backtest import default_cutoff, run_backtest
+from latepay.evaluation.metrics import classification_metrics
+from latepay.features.labels import DEFAULT_SPEC
+from latepay.models.gbm import GradientBoostingLateModel
+
+TIERS = (0.25, 0.5, 0.75)
+
+
+@pytest.mark.slow
+def test_dask_training_matches_single_machine_auc_out_of_time(imported, client, tmp_path):
+    cutoff = default_cutoff(imported.ledger)
+    assert dataset_default_cutoff(imported.dataset, 0.25) == cutoff
+    single = run_backtest(
+        imported.ledger,
+        cutoff=cutoff,
+        spec=DEFAULT_SPEC,
+        tier_cutoffs=TIERS,
+        model_params=MODEL_PARAMS,
+    )
+    scored = single.predictions.loc[single.outcomes.index, "p_late"].to_numpy()
+    single_auc = classification_metrics(
+        single.outcomes["is_late"].to_numpy(), scored, single.model.threshold_
+    )["roc_auc"]
+
+    on_dask = run_backtest_on_dask(
+        client,
+        imported.dataset,
+        cutoff=cutoff,
+        spec=DEFAULT_SPEC,
+        tier_cutoffs=TIERS,
+        output=tmp_path / "predictions",
+        model_params=MODEL_PARAMS,
+    )
+    # The same out-of-time test set: every invoice issued from the cutoff, same outcomes.
+    assert on_dask.scores.scored == len(single.predictions)
+    assert on_dask.with_known_outcome == len(single.outcomes)
+    assert on_dask.training_rows == single.training_rows
+    assert abs(on_dask.metrics["roc_auc"] - single_auc) <= 0.005
+    assert on_dask.metrics["roc_auc"] > 0.7
+
+    model = on_dask.model
+    assert isinstance(model, GradientBoostingLateModel)
+    assert 0 < model.threshold_ < 1
+    assert model.schema_ == single.model.schema_
+    assert model.profile_ == single.model.profile_
+    assert model.calibration_window_ == single.model.calibration_window_
+    # Early stopping kept at most the rounds asked for.
+    assert model.late_booster_.num_trees() <= MODEL_PARAMS.get("n_estimators", 600)
+    model.save(tmp_path / "model")
+    loaded = GradientBoostingLateModel.load(tmp_path / "model")
+    features = single.model.schema_.columns
+    assert loaded.schema_.columns == features
