@@ -7,7 +7,8 @@ ledger of ``--customers`` customers (about 100 invoices each over 36 months), im
 ``latepay import``, a gbm champion from ``latepay train`` and every open invoice scored with
 ``latepay score --open``. Then starts a real ``latepay serve``, signs in with a viewer key and
 times each page over HTTP: one warm-up load, then ``--runs`` loads (median and worst), with the
-page's size. The target is every page under 1 s.
+page's size. The model page is timed once its health (computed in the background after
+start-up) is there. The target is every page under 1 s.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main() -> int:
         cookies = {"latepay_session": _cookie(login)}
         top = httpx.get(f"{base_url}/worklist", cookies=cookies, timeout=120).text
         customer = re.search(r'href="/customers/([^"]+)"', top).group(1)
+        health_seconds = _wait_for_model_health(base_url, cookies)
         table = Table(title=f"Dashboard pages, {args.customers:,} customers ({_count(invoices)})")
         for column in ("page", "median s", "worst s", "KB", "target"):
             table.add_column(column, justify="left" if column == "page" else "right")
@@ -78,7 +80,22 @@ def main() -> int:
                 "met" if median < TARGET_SECONDS else "MISSED",
             )
     console.print(table)
+    console.print(
+        f"Model health (live performance and drift) was computed in the background in "
+        f"{health_seconds:.1f} s after start-up; /model is timed once it is there."
+    )
     return 0
+
+
+def _wait_for_model_health(base_url: str, cookies: dict) -> float:
+    """Seconds until the model page shows its health instead of saying it is pending."""
+    start = time.perf_counter()
+    deadline = time.monotonic() + 600
+    while "health-pending" in httpx.get(f"{base_url}/model", cookies=cookies, timeout=120).text:
+        if time.monotonic() > deadline:
+            raise SystemExit("model health did not arrive within 10 minutes")
+        time.sleep(1)
+    return time.perf_counter() - start
 
 
 def _prepare(folder: Path, customers: int, database: str, env: dict, console: Console) -> None:

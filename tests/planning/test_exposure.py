@@ -4,6 +4,7 @@ import math
 import pandas as pd
 
 from latepay.planning.exposure import expected_late_amounts
+from latepay.planning.receivables import Receivables
 
 
 def _invoices() -> pd.DataFrame:
@@ -33,7 +34,7 @@ def test_expected_late_amount_weights_outstanding_by_the_latest_score_known_that
         }
     )
     days = [dt.date(2023, 12, 31), dt.date(2024, 1, 31), dt.date(2024, 2, 29)]
-    table = expected_late_amounts(_invoices(), payments, scores, days)
+    table = expected_late_amounts(Receivables(_invoices(), payments), scores, days)
     # Dec 31: nothing issued yet, nothing scored.
     assert table.loc[0, "receivables"] == 0
     assert math.isnan(table.loc[0, "expected_late_amount"])

@@ -8,6 +8,7 @@ import pytest
 from tests.planning.conftest import invoice_frame, payment_frame
 
 from latepay.planning.receivables import (
+    Receivables,
     aging_bucket,
     month_ends,
     outstanding_invoices,
@@ -98,7 +99,7 @@ def test_trend_has_one_row_per_month_end_and_the_last_day() -> None:
     ]
     assert month_ends(dt.date(2024, 2, 1), dt.date(2024, 3, 15))[-1] == dt.date(2024, 3, 15)
     trend = receivables_by_month(
-        LEDGER, payments=PAYMENTS, first=dt.date(2024, 2, 1), last=dt.date(2024, 3, 31)
+        Receivables(LEDGER, PAYMENTS), first=dt.date(2024, 2, 1), last=dt.date(2024, 3, 31)
     ).set_index("as_of")
     march = trend.loc[dt.date(2024, 3, 31)]
     assert march["receivables"] == 2600 and march["dso"] == pytest.approx(2600 / (2300 / 90))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -39,6 +39,8 @@ from latepay.actions.policies import ReminderPolicy, load_policy
 from latepay.actions.recommend import Action, recommended_action
 from latepay.actions.segments import customer_segments
 from latepay.config import Settings
+from latepay.db.frames import read_frame
+from latepay.db.sqldates import days_between
 from latepay.db.tables import (
     Customer,
     Dispute,
@@ -103,7 +105,8 @@ class WorkItem:
     dispute_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "reasons": list(self.reasons)}
+        # Shallow: asdict deep-copies every value, which a 100k-invoice worklist notices.
+        return {**vars(self), "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True)
@@ -394,9 +397,8 @@ def _open_invoices(connection: Connection, as_of: dt.date) -> pd.DataFrame:
         )
         .order_by(Invoice.invoice_id)
     )
-    rows = connection.execute(query).all()
-    columns = ["invoice_id", "customer_id", "due_date", "amount", "currency", "name"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = read_frame(connection, query)
+    frame["due_date"] = frame["due_date"].dt.date
     frame["amount"] = frame["amount"].astype(float)
     return frame
 
@@ -448,28 +450,30 @@ def _open_disputes(
 def settled_history(
     connection: Connection, customer_ids: list[str], as_of: dt.date, *, grace_days: int
 ) -> pd.DataFrame:
-    """Per customer: invoices settled before ``as_of`` and how many of them late."""
-    rows = []
-    for chunk in in_chunks(customer_ids):
-        rows.extend(
-            connection.execute(
-                sa.select(Invoice.customer_id, Invoice.due_date, Invoice.settled_date).where(
+    """Per customer: invoices settled before ``as_of`` and how many of them late.
+
+    Counted in the database: a row per customer comes back, not a row per invoice.
+    """
+    late = sa.case((days_between(Invoice.settled_date, Invoice.due_date) > grace_days, 1), else_=0)
+    frame = pd.concat(
+        [
+            read_frame(
+                connection,
+                sa.select(
+                    Invoice.customer_id,
+                    sa.func.count().label("settled"),
+                    sa.func.sum(late).label("paid_late"),
+                )
+                .where(
                     Invoice.customer_id.in_(chunk),
                     Invoice.settled_date < as_of,
                     Invoice.is_credit_note.is_(False),
                 )
-            ).all()
-        )
-    frame = pd.DataFrame(rows, columns=["customer_id", "due_date", "settled_date"])
-    if frame.empty:
-        return pd.DataFrame(
-            {
-                "customer_id": pd.Series(dtype=object),
-                "settled": pd.Series(dtype=int),
-                "paid_late": pd.Series(dtype=int),
-            }
-        )
-    days_late = (pd.to_datetime(frame["settled_date"]) - pd.to_datetime(frame["due_date"])).dt.days
-    frame["late"] = days_late > grace_days
-    grouped = frame.groupby("customer_id")["late"]
-    return pd.DataFrame({"settled": grouped.size(), "paid_late": grouped.sum()}).reset_index()
+                .group_by(Invoice.customer_id),
+            )
+            for chunk in in_chunks(customer_ids)
+        ]
+        or [pd.DataFrame(columns=["customer_id", "settled", "paid_late"])],
+        ignore_index=True,
+    )
+    return frame.astype({"customer_id": object, "settled": int, "paid_late": int})

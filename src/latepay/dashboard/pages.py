@@ -29,6 +29,7 @@ from latepay.planning.exposure import expected_late_amounts, load_scores
 from latepay.planning.forecast import build_forecast
 from latepay.planning.receivables import (
     NO_CURRENCY,
+    Receivables,
     currencies,
     load_receivables,
     outstanding_invoices,
@@ -51,12 +52,13 @@ def overview(
     if currency not in choices:
         raise InputError(f"no invoices in {currency!r}; the ledger has {', '.join(choices)}")
     invoices = invoices[invoices["currency"] == currency]
-    payments = payments[payments["invoice_id"].isin(invoices["invoice_id"])]
-    snapshot = receivables_snapshot(invoices, as_of, payments=payments)
+    # The book ignores the payments of other currencies' invoices.
+    book = Receivables(invoices, payments)
+    snapshot = receivables_snapshot(book, as_of)
     first = (pd.Timestamp(as_of) - pd.DateOffset(months=TREND_MONTHS - 1)).date()
     first = max(first, invoices["issue_date"].min().date()) if len(invoices) else as_of
-    trend = receivables_by_month(invoices, payments=payments, first=first, last=as_of)
-    exposure = expected_late_amounts(invoices, payments, load_scores(engine), list(trend["as_of"]))
+    trend = receivables_by_month(book, first=first, last=as_of)
+    exposure = expected_late_amounts(book, load_scores(engine), list(trend["as_of"]))
     return {
         "title": "Overview",
         "part": "parts/overview.html.j2",

@@ -19,6 +19,7 @@ from latepay.actions.worklist import build_worklist
 from latepay.config import Settings
 from latepay.dashboard.charts import LATE, NEUTRAL, Figure, figure
 from latepay.db.frames import read_frame
+from latepay.db.sqldates import days_between
 from latepay.db.tables import Customer, Invoice, Prediction
 from latepay.scoring.score import RISK_TIERS
 
@@ -60,7 +61,9 @@ def risk_view(engine: Engine, settings: Settings, as_of: dt.date, *, top: int = 
         customers = read_frame(
             connection, sa.select(Customer.customer_id, Customer.industry, Customer.country)
         )
-        settled = _settled_since(connection, as_of - dt.timedelta(days=3 * 365), as_of)
+        settled = settled_counts(
+            connection, as_of - dt.timedelta(days=3 * 365), as_of, settings.grace_days
+        )
         moves = _score_moves(connection, items["invoice_id"].tolist(), as_of)
     items = items.merge(customers, on="customer_id", how="left")
     for column in ("industry", "country", "segment"):
@@ -69,7 +72,7 @@ def risk_view(engine: Engine, settings: Settings, as_of: dt.date, *, top: int = 
         as_of=as_of,
         open_items=items,
         top_customers=_top_customers(items, top),
-        behaviour_changes=behaviour_changes(settled, as_of, settings.grace_days).head(top),
+        behaviour_changes=behaviour_changes(settled).head(top),
         score_moves=moves.head(top),
     )
 
@@ -89,34 +92,34 @@ def breakdown(items: pd.DataFrame, by: str) -> pd.DataFrame:
     return table.sort_values("expected_late_amount", ascending=False).reset_index()
 
 
-def behaviour_changes(settled: pd.DataFrame, as_of: dt.date, grace_days: int) -> pd.DataFrame:
+def behaviour_changes(settled: pd.DataFrame) -> pd.DataFrame:
     """Customers whose recent late share departs most from their own earlier late share.
 
-    ``settled`` holds customer_id, due_date and settled_date of settled invoices. The change
+    ``settled`` holds, per customer_id and ``recent`` (True for the last :data:`RECENT_DAYS`
+    days), the invoices ``settled`` and how many ``late`` (:func:`settled_counts`). The change
     is recent minus earlier late share; customers need :data:`MIN_INVOICES_EACH_SIDE`
     invoices on each side. Sorted by the size of the change, largest first.
     """
     columns = ["customer_id", "recent_invoices", "recent_late_share", "earlier_late_share"]
     if settled.empty:
         return pd.DataFrame(columns=[*columns, "change"])
-    frame = settled.copy()
-    days_late = (pd.to_datetime(frame["settled_date"]) - pd.to_datetime(frame["due_date"])).dt.days
-    frame["late"] = days_late > grace_days
-    frame["recent"] = pd.to_datetime(frame["settled_date"]) > pd.Timestamp(
-        as_of - dt.timedelta(days=RECENT_DAYS)
+    frame = settled.assign(share=settled["late"] / settled["settled"])
+    is_recent = frame["recent"].astype(bool)
+    both = (
+        frame[is_recent]
+        .set_index("customer_id")
+        .join(frame[~is_recent].set_index("customer_id"), how="inner", suffixes=("", "_earlier"))
     )
-    grouped = frame.groupby(["customer_id", "recent"])["late"].agg(["size", "mean"]).unstack()
-    grouped = grouped.dropna()
-    grouped = grouped[
-        (grouped[("size", True)] >= MIN_INVOICES_EACH_SIDE)
-        & (grouped[("size", False)] >= MIN_INVOICES_EACH_SIDE)
+    both = both[
+        (both["settled"] >= MIN_INVOICES_EACH_SIDE)
+        & (both["settled_earlier"] >= MIN_INVOICES_EACH_SIDE)
     ]
     table = pd.DataFrame(
         {
-            "customer_id": grouped.index,
-            "recent_invoices": grouped[("size", True)].astype(int).to_numpy(),
-            "recent_late_share": grouped[("mean", True)].to_numpy(),
-            "earlier_late_share": grouped[("mean", False)].to_numpy(),
+            "customer_id": both.index,
+            "recent_invoices": both["settled"].astype(int).to_numpy(),
+            "recent_late_share": both["share"].to_numpy(),
+            "earlier_late_share": both["share_earlier"].to_numpy(),
         }
     )
     table["change"] = table["recent_late_share"] - table["earlier_late_share"]
@@ -174,14 +177,29 @@ def _top_customers(items: pd.DataFrame, top: int) -> pd.DataFrame:
     return table.sort_values("expected_late_amount", ascending=False).head(top).reset_index()
 
 
-def _settled_since(connection: sa.Connection, start: dt.date, as_of: dt.date) -> pd.DataFrame:
+def settled_counts(
+    connection: sa.Connection, start: dt.date, as_of: dt.date, grace_days: int
+) -> pd.DataFrame:
+    """Per customer and ``recent`` (settled in the last :data:`RECENT_DAYS` days): invoices
+    settled from ``start`` to ``as_of`` and how many of them more than ``grace_days`` late,
+    counted in the database."""
+    recent_from = as_of - dt.timedelta(days=RECENT_DAYS)
+    recent = sa.case((Invoice.settled_date > recent_from, 1), else_=0)
+    late = sa.case((days_between(Invoice.settled_date, Invoice.due_date) > grace_days, 1), else_=0)
     return read_frame(
         connection,
-        sa.select(Invoice.customer_id, Invoice.due_date, Invoice.settled_date).where(
+        sa.select(
+            Invoice.customer_id,
+            recent.label("recent"),
+            sa.func.count().label("settled"),
+            sa.func.sum(late).label("late"),
+        )
+        .where(
             Invoice.settled_date >= start,
             Invoice.settled_date <= as_of,
             Invoice.is_credit_note.is_(False),
-        ),
+        )
+        .group_by(Invoice.customer_id, recent),
     )
 
 

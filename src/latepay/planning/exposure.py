@@ -34,8 +34,7 @@ def load_scores(engine: Engine) -> pd.DataFrame:
 
 
 def expected_late_amounts(
-    invoices: pd.DataFrame,
-    payments: pd.DataFrame,
+    book: Receivables,
     scores: pd.DataFrame,
     days: list[dt.date],
 ) -> pd.DataFrame:
@@ -43,8 +42,9 @@ def expected_late_amounts(
 
     Parameters
     ----------
-    invoices, payments : DataFrame
-        As loaded by :func:`latepay.planning.receivables.load_receivables` (one currency).
+    book : Receivables
+        The invoices (one currency) and payments of
+        :func:`latepay.planning.receivables.load_receivables`.
     scores : DataFrame
         invoice_id, as_of and p_late, oldest first (:func:`load_scores`).
     days : list of date
@@ -56,7 +56,6 @@ def expected_late_amounts(
         P(late), over scored invoices; NaN when none is scored) and unscored_amount
         (outstanding, never scored).
     """
-    book = Receivables(invoices, payments)
     rows = []
     for day in days:
         owed = book.outstanding(day)

@@ -203,9 +203,8 @@ def month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def receivables_by_month(
-    invoices: pd.DataFrame,
+    book: Receivables,
     *,
-    payments: pd.DataFrame | None = None,
     first: dt.date,
     last: dt.date,
     window_days: int = DSO_WINDOW_DAYS,
@@ -219,7 +218,6 @@ def receivables_by_month(
         ``overdue``, ``credit_sales``, ``dso``, ``best_possible_dso``, ``overdue_share`` and
         one column per aging bucket.
     """
-    book = Receivables(invoices, payments)
     rows = []
     for day in month_ends(first, last):
         snapshot = receivables_snapshot(book, day, window_days=window_days).to_dict()
@@ -231,7 +229,7 @@ def receivables_by_month(
 
 def currencies(invoices: pd.DataFrame) -> list[str]:
     """The currencies of ``invoices``, sorted (:data:`NO_CURRENCY` for unrecorded ones)."""
-    return sorted(set(invoices["currency"].fillna(NO_CURRENCY)))
+    return sorted(invoices["currency"].fillna(NO_CURRENCY).unique())
 
 
 def load_receivables(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
