@@ -624,10 +624,15 @@ def demo(
         Path, typer.Option(help="Folder for the demo's database, models and report.")
     ] = Path("demo-output"),
 ) -> None:
-    """The main job on the bundled sample: import, backtest seed vs gbm, report, train."""
+    """The main job on the bundled sample: import, backtest seed vs gbm, report, train the
+    champion, score the open invoices and write the weekly dashboard report."""
+    from latepay.actions.segment_history import record_segment_changes
+    from latepay.dashboard.report import write_report
     from latepay.evaluation.comparison import compare_models
     from latepay.learning.train import train_and_register
+    from latepay.models.registry import ModelRegistry
     from latepay.sample import sample_mapping_path
+    from latepay.scoring.batch import score_open_invoices
 
     cli: CliContext = ctx.obj
     workdir.mkdir(parents=True, exist_ok=True)
@@ -657,11 +662,36 @@ def demo(
         )
     with error_console.status("Training the champion gbm on everything known"):
         run = train_and_register(engine, ledger, cli.settings, kind="gbm")
+    with error_console.status("Scoring the open invoices with the champion"):
+        scores = score_open_invoices(
+            engine,
+            ModelRegistry(cli.settings.model_dir, engine).load_champion(),
+            ledger,
+            as_of=ledger.as_of,
+            tier_cutoffs=cli.settings.risk_tier_cutoffs,
+            output=workdir / "open-scores.csv",
+        )
+        record_segment_changes(engine, cli.settings, as_of=ledger.as_of.date())
+    with error_console.status("Writing the weekly report"):
+        weekly = write_report(
+            engine, cli.settings, workdir / "weekly.html", as_of=ledger.as_of.date()
+        )
     if cli.json_output:
-        cli.emit({"comparison": comparison.to_dict(), "champion": run.version})
+        cli.emit(
+            {
+                "comparison": comparison.to_dict(),
+                "champion": run.version,
+                "open_invoices_scored": scores.scored,
+                "weekly_report": str(weekly),
+            }
+        )
         return
     _print_comparison(comparison)
     console.print(f"Champion model: {run.version} in {cli.settings.model_dir}")
+    console.print(
+        f"Scored {scores.scored:,} open invoices into {workdir / 'open-scores.csv'}; "
+        f"the weekly report (overview, risk, forecast, model) is {weekly}."
+    )
 
 
 @app.command()
@@ -1156,8 +1186,8 @@ def report(
 
 @app.command()
 def retrain(ctx: typer.Context) -> None:
-    """Train a challenger, compare it with the champion on the newest unseen invoices, and
-    promote it only if it is better by the margin and above the quality floor."""
+    """Train a challenger, compare its backtest twin with the champion on the newest invoices
+    with a known outcome, and promote it only if better by the margin and above the floor."""
     from latepay.learning.retrain import retrain as run_retrain
 
     cli: CliContext = ctx.obj

@@ -208,3 +208,21 @@ def test_training_an_empty_database_says_what_to_do(tmp_path: Path) -> None:
     result = run("train", cwd=tmp_path, db=f"sqlite:///{tmp_path / 'empty.db'}", check=False)
     assert result.returncode == 1
     assert "latepay import" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_the_main_job_on_the_bundled_sample(tmp_path: Path) -> None:
+    # The README's first command (`make demo`) runs exactly this.
+    out = run_json("demo", "--workdir", "demo-output", cwd=tmp_path)
+    folder = tmp_path / "demo-output"
+    models = out["comparison"]["models"]
+    assert set(models) == {"seed", "gbm"}
+    assert models["gbm"]["roc_auc"] > 0.6
+    assert out["champion"] and out["open_invoices_scored"] > 0
+    scores = pd.read_csv(folder / "open-scores.csv")
+    assert len(scores) == out["open_invoices_scored"]
+    assert scores["p_late"].between(0, 1).all()
+    report = (folder / "report.html").read_text()
+    weekly = (folder / "weekly.html").read_text()
+    assert "plotly" in report.lower() and "Overview" in weekly and "Forecast" in weekly
+    assert not any(f'src="http{s}://' in weekly for s in ("", "s"))
