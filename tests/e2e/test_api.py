@@ -350,8 +350,10 @@ def test_schemathesis_finds_no_server_error(served: Served) -> None:
             "not_a_server_error",
             "--header",
             f"Authorization: Bearer {served.keys['admin']}",
+            # Each example is a real request, some (retraining) of seconds: 25 an operation
+            # keeps a back end's run near a minute.
             "--max-examples",
-            "40",
+            "25",
             "--seed",
             "7",
             "--request-timeout",

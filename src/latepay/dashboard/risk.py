@@ -159,7 +159,15 @@ def breakdown_figure(items: pd.DataFrame, by: str, title: str, top: int = 12) ->
             "marker": {"color": LATE},
         },
     ]
-    return figure(traces, title, barmode="group", xaxis={"type": "category"})
+    # The legend sits beside the short title: below the plot it would cover the long,
+    # slanted category names.
+    return figure(
+        traces,
+        title,
+        barmode="group",
+        xaxis={"type": "category"},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    )
 
 
 def _top_customers(items: pd.DataFrame, top: int) -> pd.DataFrame:

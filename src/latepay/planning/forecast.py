@@ -408,8 +408,9 @@ def forecast_cash_in(
     Parameters
     ----------
     invoices, payments : DataFrame
-        Every invoice and payment (:func:`latepay.planning.receivables.load_receivables`);
-        only what was known at the start of ``as_of`` is used.
+        Every invoice, and the payments of at least the invoices open at the start of
+        ``as_of`` (:func:`latepay.planning.receivables.load_receivables`); only what was
+        known at the start of ``as_of`` is used.
     predictions : DataFrame
         The latest score of open invoices made by ``as_of``, indexed by ``invoice_id``:
         ``p_late``, ``expected_days_late`` and one ``p_<bucket>`` column per bucket of
@@ -569,7 +570,7 @@ def build_forecast(
 ) -> Forecast:
     """:func:`forecast_cash_in` over the database's invoices, payments and latest scores."""
     spec = settings.label_spec()
-    invoices, payments = load_receivables(engine)
+    invoices, payments = load_receivables(engine, open_on=as_of)
     candidates = open_items(invoices, payments, as_of)["invoice_id"].tolist()
     with engine.connect() as connection:
         predictions = latest_scores(connection, candidates, as_of, spec)

@@ -232,17 +232,24 @@ def currencies(invoices: pd.DataFrame) -> list[str]:
     return sorted(invoices["currency"].fillna(NO_CURRENCY).unique())
 
 
-def load_receivables(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_receivables(
+    engine: Engine, *, open_on: dt.date | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every invoice (:data:`INVOICE_FRAME_COLUMNS`) and payment of the database.
 
+    With ``open_on``, only the payments of invoices still open at the start of that day: what
+    a forecast from that day needs, and a small part of a long history's payments.
     Dates come back as datetime64, a missing currency as :data:`NO_CURRENCY`.
     """
     columns = [Invoice.__table__.c[name] for name in INVOICE_FRAME_COLUMNS]
     with engine.connect() as connection:
         invoices = read_frame(connection, sa.select(*columns))
-        payments = read_frame(
-            connection, sa.select(Payment.invoice_id, Payment.paid_date, Payment.amount)
-        )
+        query = sa.select(Payment.invoice_id, Payment.paid_date, Payment.amount)
+        if open_on is not None:
+            query = query.join(Invoice, Invoice.invoice_id == Payment.invoice_id).where(
+                sa.or_(Invoice.settled_date.is_(None), Invoice.settled_date >= open_on)
+            )
+        payments = read_frame(connection, query)
     invoices["amount"] = invoices["amount"].astype(float)
     invoices["is_credit_note"] = invoices["is_credit_note"].astype(bool)
     invoices["currency"] = invoices["currency"].fillna(NO_CURRENCY)
