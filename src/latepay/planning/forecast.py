@@ -541,7 +541,7 @@ def latest_scores(
     DataFrame
         Indexed by ``invoice_id``: ``p_late``, ``expected_days_late`` and ``p_<bucket>``.
     """
-    newest = latest_predictions(connection, invoice_ids, as_of)
+    newest = latest_predictions(connection, invoice_ids, as_of, reasons=False)
     columns = ["p_late", "expected_days_late", *(f"p_{n}" for n in spec.bucket_names)]
     frame = pd.DataFrame.from_dict(
         {

@@ -46,11 +46,13 @@ def _utc(moment: pd.Timestamp) -> dt.datetime:
 
 
 def latest_predictions(
-    connection: Connection, invoice_ids: list[str], as_of: dt.date
+    connection: Connection, invoice_ids: list[str], as_of: dt.date, *, reasons: bool = True
 ) -> dict[str, dict[str, Any]]:
     """Each invoice's newest prediction made as of ``as_of`` or earlier: p_late,
-    expected_days_late, risk_tier, bucket_probabilities and the reasons' sentences."""
+    expected_days_late, risk_tier, bucket_probabilities and the reasons' sentences (an empty
+    list with ``reasons=False``, which spares reading them)."""
     latest: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    reasons_column = Prediction.reasons if reasons else sa.null().label("reasons")
     for chunk in in_chunks(invoice_ids):
         rows = connection.execute(
             sa.select(
@@ -62,7 +64,7 @@ def latest_predictions(
                 Prediction.expected_days_late,
                 Prediction.risk_tier,
                 Prediction.bucket_probabilities,
-                Prediction.reasons,
+                reasons_column,
             ).where(Prediction.invoice_id.in_(chunk))
         )
         for row in rows:
@@ -71,7 +73,7 @@ def latest_predictions(
             rank = (as_utc(row.scored_at), row.id)
             if row.invoice_id in latest and latest[row.invoice_id][0] > rank:
                 continue
-            reasons = (row.reasons or {}).get("reasons") or []
+            explained = (row.reasons or {}).get("reasons") or []
             latest[row.invoice_id] = (
                 rank,
                 {
@@ -79,7 +81,7 @@ def latest_predictions(
                     "expected_days_late": row.expected_days_late,
                     "risk_tier": row.risk_tier,
                     "bucket_probabilities": row.bucket_probabilities or {},
-                    "reasons": [r.get("sentence") or r.get("feature", "") for r in reasons],
+                    "reasons": [r.get("sentence") or r.get("feature", "") for r in explained],
                 },
             )
     return {invoice_id: value for invoice_id, (_, value) in latest.items()}
