@@ -58,7 +58,7 @@ def cash_in_figure(total: CashIn, currency: str) -> Figure:
         traces,
         f"Expected cash-in per week, with P10-P90 ({currency})",
         height=380,
-        xaxis={"type": "date", "title": {"text": "week starting"}},
+        xaxis={"type": "date"},
     )
 
 
