@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How much higher a challenger's calibration error (ECE) may be.",
     )
+    retrain_window_days: int = Field(
+        default=90,
+        gt=0,
+        description="A retrain compares challenger and champion on the invoices issued in "
+        "this many days before the label cutoff whose outcome is known.",
+    )
     drift_days: int = Field(
         default=90, gt=0, description="Days of newest invoices compared with the training window."
     )

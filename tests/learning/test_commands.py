@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -31,6 +32,10 @@ def test_retrain_then_drift_from_the_command_line(workspace) -> None:
     assert decision["champion_before"] is None
     assert decision["champion_after"] == decision["challenger"]
     assert decision["challenger_metrics"]["roc_auc"] > 0.6
+    window = dt.date.fromisoformat(decision["label_cutoff"]) - dt.timedelta(days=90)
+    assert decision["window_from"] == window.isoformat()
+    assert decision["window_fallback"] is False
+    assert decision["champion_saw_window"] is False
 
     report = latepay("drift", "--days", "120")
     assert report["champion"] == decision["challenger"]
@@ -65,4 +70,6 @@ def test_the_retrain_route_is_for_admins_one_at_a_time(workspace) -> None:
     done = asyncio.run(post_retrain(admin))
     assert done.status_code == 200, done.text
     assert done.json()["promoted"] is True
+    assert done.json()["champion_saw_window"] is False
+    assert done.json()["window_invoices"] >= 100
     assert app.state.champion.version == done.json()["challenger"]

@@ -10,13 +10,20 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from tests.learning.conftest import SMALL_GBM, Workspace
 
 from latepay.errors import NotEnoughDataError
 from latepay.evaluation.backtest import default_cutoff
-from latepay.features import load_ledger
+from latepay.features import labels_known_at, load_ledger
 from latepay.learning import retrain as retrain_module
-from latepay.learning.retrain import retrain, retrain_lock
+from latepay.learning.retrain import (
+    FALLBACK_SHARE,
+    MIN_WINDOW_LABELS,
+    _comparison_window,
+    retrain,
+    retrain_lock,
+)
 from latepay.models.registry import ModelRegistry
 from latepay.models.training import data_fingerprint, make_model, training_data
 
@@ -33,23 +40,52 @@ def _shuffled_training_data(*args, **kwargs):
     )
 
 
-def _install_champion(workspace: Workspace, *, shuffled: bool) -> str:
-    """Register and promote a champion that last saw invoices issued 30% of the way back."""
+def _install_champion(
+    workspace: Workspace, *, shuffled: bool, until: pd.Timestamp | None = None
+) -> str:
+    """Register and promote a champion trained on the labels known at ``until``.
+
+    By default ``until`` is the issue date of the newest 30% of invoices, so the champion is
+    older than the trailing window.
+    """
     ledger = load_ledger(workspace.engine)
-    trained_to = default_cutoff(ledger, 0.3) - pd.Timedelta(days=1)
+    until = default_cutoff(ledger, 0.3) if until is None else until
     make_data = _shuffled_training_data if shuffled else training_data
-    data = make_data(ledger, cutoff=trained_to + pd.Timedelta(days=1))
+    data = make_data(ledger, cutoff=until)
     model = make_model("gbm", **SMALL_GBM).fit(data)
     registry = ModelRegistry(workspace.settings.model_dir, workspace.engine)
     version = registry.register(
         model,
         data_hash=data_fingerprint(data),
         trained_from=data.issue_dates.iloc[0].date(),
-        trained_to=trained_to.date(),
+        trained_to=data.issue_dates.iloc[-1].date(),
         metrics={},
     )
     registry.promote(version, decision="installed by the test")
     return version
+
+
+def _change_regime(workspace: Workspace, change: pd.Timestamp) -> None:
+    """From ``change`` on, customers leave large invoices unpaid and pay small ones at once."""
+    with workspace.engine.begin() as connection:
+        issued = pd.read_sql(
+            sa.text(
+                "SELECT invoice_id, issue_date, amount FROM invoices "
+                "WHERE issue_date >= :change AND NOT is_credit_note"
+            ),
+            connection,
+            params={"change": change.date()},
+        )
+        large = issued["amount"] > issued["amount"].median()
+        connection.execute(
+            sa.text("UPDATE invoices SET settled_date = :settled WHERE invoice_id = :invoice"),
+            [
+                {"settled": None if late else pd.Timestamp(issue).date(), "invoice": invoice}
+                for invoice, issue, late in zip(
+                    issued["invoice_id"], issued["issue_date"], large, strict=True
+                )
+            ],
+        )
 
 
 def _registry(workspace: Workspace) -> ModelRegistry:
@@ -72,6 +108,7 @@ def test_a_better_challenger_is_promoted_and_the_decision_recorded(workspace) ->
     decision = retrain(workspace.engine, workspace.settings, model_params=SMALL_GBM)
 
     assert not decision.window_fallback
+    assert not decision.champion_saw_window
     assert decision.champion_before == weak
     assert decision.promoted, decision.reason
     margin = workspace.settings.retrain_margin
@@ -183,3 +220,95 @@ def test_the_retrain_lock_serialises_on_each_database(engine, tmp_path) -> None:
     assert len(spans) == 3
     ordered = sorted(spans)
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(ordered))
+
+
+def test_the_window_is_the_newest_days_with_a_known_outcome(workspace) -> None:
+    ledger = load_ledger(workspace.engine)
+    spec = workspace.settings.label_spec()
+    cutoff = ledger.as_of
+    invoices = ledger.invoices[~ledger.invoices["is_credit_note"]]
+
+    start, window, fallback = _comparison_window(ledger, cutoff, spec, 90)
+
+    assert start == cutoff - pd.Timedelta(days=90)
+    assert not fallback
+    recent = invoices[(invoices["issue_date"] >= start) & (invoices["issue_date"] < cutoff)]
+    known = labels_known_at(recent, cutoff, spec)
+    assert len(window) == len(known) >= MIN_WINDOW_LABELS
+    assert set(window["invoice_id"]) == set(recent.loc[known.index, "invoice_id"])
+    # Outcomes unknown at the cutoff are left out, not counted as on time.
+    assert len(known) < len(recent)
+    assert window["issue_date"].is_monotonic_increasing
+
+
+def test_a_window_with_too_few_outcomes_widens_to_the_newest_share(workspace) -> None:
+    ledger = load_ledger(workspace.engine)
+    spec = workspace.settings.label_spec()
+
+    start, window, fallback = _comparison_window(ledger, ledger.as_of, spec, 10)
+
+    assert fallback
+    assert start == default_cutoff(ledger, FALLBACK_SHARE)
+    assert len(window) >= MIN_WINDOW_LABELS
+    assert window["issue_date"].min() >= start
+
+    settings = workspace.settings.model_copy(update={"retrain_window_days": 10})
+    decision = retrain(workspace.engine, settings, model_params=SMALL_GBM)
+
+    assert decision.window_fallback
+    assert decision.window_from == f"{start:%Y-%m-%d}"
+    assert decision.window_invoices == len(window)
+    assert "the newest 10 days had too few known outcomes" in decision.reason
+    assert "widened to the newest 20% of invoices" in decision.reason
+    assert decision.promoted  # no champion: the quality floor alone decides
+    metrics = _registry(workspace).versions()[0]["metrics"]
+    assert metrics["window_fallback"] is True
+    assert metrics["holdout_from"] == decision.window_from
+
+
+def test_a_champion_from_before_a_regime_change_is_replaced(workspace) -> None:
+    change = pd.Timestamp("2022-10-01")
+    _change_regime(workspace, change)
+    old = _install_champion(workspace, shuffled=False, until=change)
+
+    decision = retrain(workspace.engine, workspace.settings, model_params=SMALL_GBM)
+
+    as_of = load_ledger(workspace.engine).as_of
+    assert decision.window_from == f"{as_of - pd.Timedelta(days=90):%Y-%m-%d}"
+    assert not decision.window_fallback
+    assert not decision.champion_saw_window
+    assert "optimistic" not in decision.reason
+    assert decision.champion_before == old
+    assert decision.promoted, decision.reason
+    # The twin learned the new regime from the labels of the months after the change; the
+    # champion never saw them. (A window right after the champion's training data would give
+    # the twin the champion's own data, and no such gap.)
+    gain = decision.challenger_metrics["roc_auc"] - decision.champion_metrics["roc_auc"]
+    assert gain > 0.05
+    assert decision.challenger_metrics["roc_auc"] > 0.9
+    assert _registry(workspace).champion_version() == decision.challenger
+
+
+def test_a_champion_that_saw_the_window_is_flagged_in_the_reason(workspace) -> None:
+    as_of = load_ledger(workspace.engine).as_of
+    # Trained a month ago: two of the window's three months were in its training data.
+    recent = _install_champion(workspace, shuffled=False, until=as_of - pd.Timedelta(days=30))
+    trained_to = _registry(workspace).versions()[0]["trained_to"]
+
+    decision = retrain(workspace.engine, workspace.settings, model_params=SMALL_GBM)
+
+    window_from = pd.Timestamp(decision.window_from)
+    assert window_from == as_of - pd.Timedelta(days=90)
+    assert window_from <= pd.Timestamp(trained_to) < as_of - pd.Timedelta(days=30)
+    assert decision.champion_saw_window
+    assert not decision.window_fallback
+    assert decision.champion_before == recent
+    assert (
+        f"the champion trained on invoices up to {trained_to:%Y-%m-%d}, inside the window "
+        f"from {decision.window_from} (its numbers are optimistic, so the comparison leans "
+        "towards keeping it)"
+    ) in decision.reason
+    assert decision.champion_after == (decision.challenger if decision.promoted else recent)
+    rows = {row["version"]: row for row in _registry(workspace).versions()}
+    assert rows[decision.challenger]["metrics"]["champion_saw_window"] is True
+    assert rows[decision.challenger]["decision"].endswith(decision.reason)

@@ -1,20 +1,28 @@
 """Champion/challenger retraining: a new model replaces the served one only when it is better.
 
 A retrain trains a *challenger* (gbm) on every label known now, and judges it against the
-*champion* on one out-of-time window of invoices, scored as of their issue dates:
+*champion* on one trailing window of invoices, scored as of their issue dates:
 
-- the challenger's numbers come from a backtest: the same kind and parameters trained only
-  on labels known before the window starts, then scored on the window;
+- the challenger's numbers come from a backtest *twin*: the same kind and parameters trained
+  only on labels known before the window starts, then scored on the window;
 - the champion (as served) is scored on the same invoices.
 
-**Which window.** The window is the invoices issued after the champion's ``trained_to``: the
-champion never saw their labels, so both models are judged out of time. Right after a
-``latepay train`` there are few or none of these (the newest labelled invoice *is*
-``trained_to``); with fewer than :data:`MIN_WINDOW_LABELS` labelled invoices (or only one
-class) the window falls back to the newest :data:`FALLBACK_SHARE` of invoices and the decision
-says so (``window_fallback``). The champion has then learned from part of the window, so its
-numbers are optimistic: the comparison leans towards keeping the champion, never towards
-promoting a worse challenger.
+**Which window.** The invoices issued in the newest ``retrain_window_days`` days (90 by
+default, ``LATEPAY_RETRAIN_WINDOW_DAYS``) before the label cutoff whose outcome is known at the
+cutoff. With fewer than :data:`MIN_WINDOW_LABELS` of them (or fewer than
+:data:`MIN_WINDOW_PER_CLASS` of a class) the window widens to the newest :data:`FALLBACK_SHARE`
+of the invoices issued before the cutoff, and the decision says so (``window_fallback``). When
+the champion's ``trained_to`` is on or after the window's first day, it has learned from part
+of the window while the twin has not: its numbers are optimistic, so the comparison leans
+towards keeping the champion, never towards promoting a worse challenger; the decision says so
+too (``champion_saw_window``).
+
+**Why trailing.** A window that starts the day after the champion's ``trained_to`` gives the
+twin the labels known up to that day -- the champion's own training data -- so the twin can at
+best tie with the champion, and a retrain never promotes however much the world has changed
+since. With a trailing window, the twin of a champion older than the window knows everything
+the champion knew plus the labels that arrived since, and the window asks whether that makes
+it better on the newest invoices: the question a retrain must answer after a regime change.
 
 **Decision.** The challenger is promoted when its ROC AUC is at least the quality floor
 (``retrain_min_auc``) and at least the champion's plus ``retrain_margin``, and its calibration
@@ -48,7 +56,6 @@ from sqlalchemy import Engine
 
 from latepay.config import Settings
 from latepay.errors import NotEnoughDataError
-from latepay.evaluation.backtest import default_cutoff
 from latepay.evaluation.metrics import classification_metrics
 from latepay.features import LabelSpec, Ledger, labels_known_at, load_ledger
 from latepay.learning.train import model_params_for
@@ -58,11 +65,11 @@ from latepay.scoring import score_invoices
 
 logger = logging.getLogger(__name__)
 
-#: Fewest labelled invoices after the champion's training window for a clean comparison.
+#: Fewest labelled invoices the trailing window needs before it has to widen.
 MIN_WINDOW_LABELS = 100
 #: Fewest late and on-time invoices the window needs for a ROC AUC.
 MIN_WINDOW_PER_CLASS = 10
-#: Share of the newest invoices used as the window when the clean one is too small.
+#: Share of the newest invoices the window widens to when the trailing one is too small.
 FALLBACK_SHARE = 0.2
 #: Name of the lock that serialises retrains (see :func:`exclusive_lock`).
 RETRAIN_LOCK = "retrain"
@@ -75,6 +82,9 @@ class RetrainDecision:
 
     ``challenger_metrics`` and ``champion_metrics`` were measured on the same invoices: those
     issued from ``window_from`` to ``label_cutoff`` whose outcome was known at ``label_cutoff``.
+    ``window_fallback``: the trailing window had too few labels and widened to the newest
+    :data:`FALLBACK_SHARE` of invoices. ``champion_saw_window``: the champion was trained on
+    invoices issued from ``window_from`` on, so its numbers are optimistic.
     """
 
     challenger: str
@@ -86,6 +96,7 @@ class RetrainDecision:
     label_cutoff: str
     window_invoices: int
     window_fallback: bool
+    champion_saw_window: bool
     training_rows: int
     challenger_metrics: dict
     champion_metrics: dict | None
@@ -102,14 +113,14 @@ def retrain(
     kind: str = "gbm",
     model_params: dict | None = None,
 ) -> RetrainDecision:
-    """Train a challenger, compare it with the champion on one window, promote only if better.
+    """Train a challenger, compare it with the champion on the trailing window, promote if better.
 
     Parameters
     ----------
     engine : Engine
         Database with the ledger and the ``models`` registry table.
     settings : Settings
-        Model folder, label spec, margin, quality floor and ECE tolerance.
+        Model folder, label spec, window length, margin, quality floor and ECE tolerance.
     now : Timestamp, optional
         Only outcomes known before this day are labels; the ledger's as-of day by default.
     kind : str, default "gbm"
@@ -200,8 +211,12 @@ def _retrain_locked(
     champion_row = next(
         (row for row in registry.versions() if row["version"] == champion_version), None
     )
+    window_from, window, fallback = _comparison_window(
+        ledger, cutoff, spec, settings.retrain_window_days
+    )
     trained_to = champion_row["trained_to"] if champion_row else None
-    window_from, window, fallback = _comparison_window(ledger, cutoff, spec, trained_to)
+    # The champion learned from part of the window (the twin did not): its numbers flatter it.
+    champion_saw_window = trained_to is not None and pd.Timestamp(trained_to) >= window_from
     outcomes = labels_known_at(window, cutoff, spec)["is_late"].to_numpy()
 
     backtest_model = make_model(kind, **params).fit(
@@ -218,8 +233,14 @@ def _retrain_locked(
     promote, reason = judge(challenger_metrics, champion_metrics, settings)
     if fallback:
         reason += (
-            f"; window fell back to the newest {FALLBACK_SHARE:.0%} of invoices, which the "
-            "champion partly trained on (its numbers are optimistic)"
+            f"; the newest {settings.retrain_window_days} days had too few known outcomes to "
+            f"compare on, so the window widened to the newest {FALLBACK_SHARE:.0%} of invoices"
+        )
+    if champion_saw_window:
+        reason += (
+            f"; the champion trained on invoices up to {pd.Timestamp(trained_to):%Y-%m-%d}, "
+            f"inside the window from {window_from:%Y-%m-%d} (its numbers are optimistic, so "
+            "the comparison leans towards keeping it)"
         )
     version = registry.register(
         model,
@@ -232,6 +253,7 @@ def _retrain_locked(
             "champion_on_holdout": champion_metrics,
             "compared_with": champion_version,
             "window_fallback": fallback,
+            "champion_saw_window": champion_saw_window,
         },
         notes={"label_cutoff": f"{cutoff:%Y-%m-%d}", "training_rows": len(data.is_late)},
     )
@@ -251,6 +273,7 @@ def _retrain_locked(
         label_cutoff=f"{cutoff:%Y-%m-%d}",
         window_invoices=len(window),
         window_fallback=fallback,
+        champion_saw_window=champion_saw_window,
         training_rows=len(data.is_late),
         challenger_metrics=_compared(challenger_metrics),
         champion_metrics=_compared(champion_metrics) if champion_metrics else None,
@@ -258,15 +281,20 @@ def _retrain_locked(
 
 
 def _comparison_window(
-    ledger: Ledger, cutoff: pd.Timestamp, spec: LabelSpec, trained_to
+    ledger: Ledger, cutoff: pd.Timestamp, spec: LabelSpec, days: int
 ) -> tuple[pd.Timestamp, pd.DataFrame, bool]:
-    """The window's first day, its labelled invoices (issue order) and whether it fell back."""
-    if trained_to is not None:
-        start = pd.Timestamp(trained_to) + pd.Timedelta(days=1)
-        window = _labelled_from(ledger, start, cutoff, spec)
-        if _comparable(window, cutoff, spec):
-            return start, window, False
-    start = default_cutoff(ledger, FALLBACK_SHARE)
+    """The window's first day, its labelled invoices (issue order) and whether it widened.
+
+    The trailing window is the invoices issued in the ``days`` days before ``cutoff`` whose
+    outcome is known at ``cutoff``; when they are too few or of one class, the newest
+    :data:`FALLBACK_SHARE` of the invoices issued before ``cutoff`` (or the trailing days, if
+    those reach further back).
+    """
+    start = cutoff - pd.Timedelta(days=days)
+    window = _labelled_from(ledger, start, cutoff, spec)
+    if _comparable(window, cutoff, spec):
+        return start, window, False
+    start = min(start, _newest_share_from(ledger, cutoff, FALLBACK_SHARE))
     window = _labelled_from(ledger, start, cutoff, spec)
     if not _comparable(window, cutoff, spec):
         raise NotEnoughDataError(
@@ -274,7 +302,21 @@ def _comparison_window(
             f"a comparison needs {MIN_WINDOW_LABELS} with both late and on-time ones. "
             "Import more history."
         )
-    return start, window, trained_to is not None
+    return start, window, True
+
+
+def _newest_share_from(ledger: Ledger, cutoff: pd.Timestamp, share: float) -> pd.Timestamp:
+    """The issue date from which the newest ``share`` of the invoices issued before ``cutoff``
+    were issued."""
+    invoices = ledger.invoices
+    issue = invoices.loc[
+        ~invoices["is_credit_note"] & (invoices["issue_date"] < cutoff), "issue_date"
+    ].sort_values()
+    if issue.empty:
+        raise NotEnoughDataError(
+            f"no invoices were issued before {cutoff:%Y-%m-%d}; a retrain needs history"
+        )
+    return pd.Timestamp(issue.iloc[int(len(issue) * (1 - share))])
 
 
 def _labelled_from(

@@ -90,8 +90,13 @@ class RetrainOut(BaseModel):
     label_cutoff: dt.date
     window_invoices: int
     window_fallback: bool = Field(
-        description="True when too few invoices followed the champion's training window, so "
-        "the newest 20% were used and the champion had partly trained on them."
+        description="True when too few invoices of the trailing window (the newest "
+        "LATEPAY_RETRAIN_WINDOW_DAYS days before the label cutoff) had a known outcome, so the "
+        "window widened to the newest 20% of invoices."
+    )
+    champion_saw_window: bool = Field(
+        description="True when the champion was trained on invoices issued from window_from "
+        "on: its numbers are optimistic, so the comparison leans towards keeping it."
     )
     training_rows: int
     challenger_metrics: dict[str, float | int]
