@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from tests.conftest import postgres_schema, require_postgres
 from tests.learning.conftest import SMALL_GBM, Workspace
 
+from latepay.db import make_engine
 from latepay.errors import NotEnoughDataError
 from latepay.evaluation.backtest import default_cutoff
 from latepay.features import labels_known_at, load_ledger
@@ -21,6 +23,7 @@ from latepay.learning.retrain import (
     FALLBACK_SHARE,
     MIN_WINDOW_LABELS,
     _comparison_window,
+    exclusive_lock,
     retrain,
     retrain_lock,
 )
@@ -312,3 +315,21 @@ def test_a_champion_that_saw_the_window_is_flagged_in_the_reason(workspace) -> N
     rows = {row["version"]: row for row in _registry(workspace).versions()}
     assert rows[decision.challenger]["metrics"]["champion_saw_window"] is True
     assert rows[decision.challenger]["decision"].endswith(decision.reason)
+
+
+@pytest.mark.postgres
+def test_installations_in_two_schemas_of_one_database_do_not_share_a_lock(tmp_path) -> None:
+    require_postgres()
+    with postgres_schema() as first_url, postgres_schema() as second_url:
+        engines = [make_engine(url) for url in (first_url, second_url, first_url)]
+        first, second, first_again = engines
+        try:
+            with exclusive_lock(first, tmp_path, "job", wait=False) as held_first:
+                with exclusive_lock(second, tmp_path, "job", wait=False) as held_second:
+                    assert held_first and held_second
+                # The same schema is refused while the lock is held.
+                with exclusive_lock(first_again, tmp_path, "job", wait=False) as again:
+                    assert not again
+        finally:
+            for engine in engines:
+                engine.dispose()

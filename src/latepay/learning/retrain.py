@@ -150,10 +150,12 @@ def retrain_lock(engine: Engine, model_dir: Path) -> contextlib.AbstractContextM
 def exclusive_lock(engine: Engine, folder: Path, name: str, *, wait: bool = True) -> Iterator[bool]:
     """Hold the lock called ``name``, shared by every process using ``engine`` and ``folder``.
 
-    On PostgreSQL it is a transaction-level advisory lock (keyed by a hash of ``name``), so it
-    holds across hosts; on other databases an exclusive file lock ``.{name}.lock`` in ``folder``
-    (the model folder), which holds across the processes of one host. Either way it is released
-    when the holder ends, even by a crash: there is no lease to expire.
+    On PostgreSQL it is a transaction-level advisory lock, so it holds across hosts (advisory
+    locks belong to the whole database, so the key hashes the schema with ``name``: two
+    installations in different schemas of one database never block each other). On other
+    databases it is an exclusive file lock ``.{name}.lock`` in ``folder`` (the model folder),
+    which holds across the processes of one host. Either way it is released when the holder
+    ends, even by a crash: there is no lease to expire.
 
     Parameters
     ----------
@@ -172,10 +174,12 @@ def exclusive_lock(engine: Engine, folder: Path, name: str, *, wait: bool = True
         True while the lock is held; False only when ``wait`` is False and it was taken.
     """
     if engine.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
         function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
         # Released by the end of the transaction, whether the work succeeded or crashed.
         with engine.begin() as connection:
+            schema = connection.scalar(sa.text("SELECT current_schema()"))
+            scoped = f"{schema}.{name}".encode()
+            key = int.from_bytes(hashlib.blake2b(scoped, digest_size=8).digest(), signed=True)
             held = connection.scalar(sa.text(f"SELECT {function}(:key)"), {"key": key})
             yield wait or bool(held)
         return
