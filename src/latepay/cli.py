@@ -6,6 +6,7 @@ stderr with a non-zero exit; ``--json`` switches output to machine-readable JSON
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from dataclasses import dataclass
@@ -289,6 +290,14 @@ def _load_ledger(cli: CliContext):
     if ledger.invoices.empty:
         raise NotEnoughDataError("the database has no invoices; run `latepay import` first")
     return ledger
+
+
+def _day_or_newest_run(engine, as_of: str | None) -> dt.date:
+    """The ``--as-of`` day, or by default the day of the newest scoring run."""
+    from latepay.actions.worklist import default_as_of
+
+    moment = _parse_date(as_of, "--as-of")
+    return moment.date() if moment is not None else default_as_of(engine)
 
 
 def _parse_date(value: str | None, option: str):
@@ -864,8 +873,6 @@ def remind(
     ] = False,
 ) -> None:
     """Send the reminders due today (or --as-of), one message per customer, each exactly once."""
-    import datetime as dt
-
     from latepay.actions.mail import SmtpMailer
     from latepay.actions.policies import load_policy
     from latepay.actions.reminders import plan_reminders, send_reminders
@@ -919,8 +926,6 @@ def holdout_report(
 ) -> None:
     """Treated vs. control (no proactive reminder): on-time rate and average days late of
     matured invoices."""
-    import datetime as dt
-
     from latepay.actions.holdout import holdout_report as compare_arms
     from latepay.actions.holdout import report_dict
 
@@ -956,12 +961,10 @@ def incentives(
     """Early-payment discounts worth offering: invoices predicted late of customers who
     answered reminders before, with the expected gain."""
     from latepay.actions.incentives import incentive_offers
-    from latepay.actions.worklist import default_as_of
 
     cli: CliContext = ctx.obj
     engine = cli.migrated_engine()
-    moment = _parse_date(as_of, "--as-of")
-    day = moment.date() if moment is not None else default_as_of(engine)
+    day = _day_or_newest_run(engine, as_of)
     offers = incentive_offers(engine, as_of=day, settings=cli.settings)
     if cli.json_output:
         cli.emit({"as_of": f"{day:%Y-%m-%d}", "offers": [offer.to_dict() for offer in offers]})
@@ -1001,14 +1004,12 @@ def credit_terms(
     """Credit terms that fit each customer's risk segment, with P(late) now and under the
     proposed terms (what-if scores of the champion model)."""
     from latepay.actions.credit_terms import recommend_credit_terms
-    from latepay.actions.worklist import default_as_of
     from latepay.models.registry import ModelRegistry
 
     cli: CliContext = ctx.obj
     engine = cli.migrated_engine()
     model = ModelRegistry(cli.settings.model_dir, engine).load_champion()
-    moment = _parse_date(as_of, "--as-of")
-    day = moment.date() if moment is not None else default_as_of(engine)
+    day = _day_or_newest_run(engine, as_of)
     ledger = _load_ledger(cli)
     with error_console.status("Scoring the proposed terms"):
         proposals = recommend_credit_terms(
@@ -1059,12 +1060,11 @@ def worklist(
     disputed invoices apart."""
     import pandas as pd
 
-    from latepay.actions.worklist import build_worklist, default_as_of
+    from latepay.actions.worklist import build_worklist
 
     cli: CliContext = ctx.obj
     engine = cli.migrated_engine()
-    moment = _parse_date(as_of, "--as-of")
-    day = moment.date() if moment is not None else default_as_of(engine)
+    day = _day_or_newest_run(engine, as_of)
     names = collectors.split(",") if collectors is not None else None
     with error_console.status("Building the worklist"):
         result = build_worklist(
@@ -1118,13 +1118,11 @@ def forecast(
     ] = None,
 ) -> None:
     """Expected cash-in per week with P10-P90 bands, by risk segment, and the reserve."""
-    from latepay.actions.worklist import default_as_of
     from latepay.planning.forecast import build_forecast
 
     cli: CliContext = ctx.obj
     engine = cli.migrated_engine()
-    moment = _parse_date(as_of, "--as-of")
-    day = moment.date() if moment is not None else default_as_of(engine)
+    day = _day_or_newest_run(engine, as_of)
     with error_console.status("Forecasting cash-in"):
         result = build_forecast(engine, as_of=day, settings=cli.settings, weeks=weeks)
     if cli.json_output:
@@ -1169,13 +1167,11 @@ def report(
     ] = None,
 ) -> None:
     """The dashboard's overview, risk, forecast and model pages as one offline HTML file."""
-    from latepay.actions.worklist import default_as_of
     from latepay.dashboard.report import write_report
 
     cli: CliContext = ctx.obj
     engine = cli.migrated_engine()
-    moment = _parse_date(as_of, "--as-of")
-    day = moment.date() if moment is not None else default_as_of(engine)
+    day = _day_or_newest_run(engine, as_of)
     with error_console.status("Writing the report"):
         path = write_report(engine, cli.settings, output, as_of=day)
     if cli.json_output:

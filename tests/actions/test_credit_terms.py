@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,12 +25,15 @@ from latepay.config import Settings
 from latepay.db import make_engine, upgrade_to_head
 from latepay.features import Ledger, load_ledger
 from latepay.ingest import import_mapping
+from latepay.learning.train import train_and_register
+from latepay.models.registry import ModelRegistry
 from latepay.models.training import make_model, training_data
 from latepay.scoring.batch import score_open_invoices
 from latepay.scoring.score import score_invoices
 from latepay.synthetic import generate_ledger
 
 SETTINGS = Settings()
+LATEPAY = shutil.which("latepay") or str(Path(sys.executable).with_name("latepay"))
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +133,32 @@ def test_one_customer_only(world) -> None:
         engine, model, ledger, as_of=as_of, settings=SETTINGS, customer_ids=[first.customer_id]
     )
     assert only == first
+
+
+def test_latepay_credit_terms_prints_the_champions_proposals(world, tmp_path) -> None:
+    engine, ledger, _ = world
+    settings = Settings(model_dir=tmp_path / "models")
+    champion = train_and_register(engine, ledger, settings, kind="gbm").version
+    as_of = ledger.as_of.date()
+    expected = recommend_credit_terms(
+        engine,
+        ModelRegistry(settings.model_dir, engine).load(champion),
+        ledger,
+        as_of=as_of,
+        settings=settings,
+    )
+    customer = expected[0].customer_id
+    command = [LATEPAY, "--db", str(engine.url), "--json", "credit-terms"]
+    result = subprocess.run(
+        [*command, "--as-of", f"{as_of}", "--customer", customer],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LATEPAY_MODEL_DIR": str(settings.model_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["as_of"] == f"{as_of}"
+    assert [p["customer_id"] for p in printed["proposals"]] == [customer]
+    assert printed["proposals"][0] == json.loads(json.dumps(expected[0].to_dict(), default=str))
