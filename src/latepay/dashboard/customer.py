@@ -11,8 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from latepay.dashboard.charts import LATE, ON_TIME, ORANGE, PAID, Figure, figure
-from latepay.db.tables import Customer, Dispute, Invoice, Outcome, Payment, Prediction, Reminder
-from latepay.errors import NotFoundError
+from latepay.db.tables import (
+    Dispute,
+    Invoice,
+    Outcome,
+    Payment,
+    Prediction,
+    Reminder,
+    customer_record,
+)
 
 # The newest invoices drawn on the timeline; older ones stay in the history figures.
 TIMELINE_INVOICES = 60
@@ -38,13 +45,7 @@ def customer_timeline(engine: Engine, customer_id: str) -> CustomerTimeline:
         For an unknown customer.
     """
     with engine.connect() as connection:
-        customer = (
-            connection.execute(sa.select(Customer).where(Customer.customer_id == customer_id))
-            .mappings()
-            .first()
-        )
-        if customer is None:
-            raise NotFoundError(f"no customer {customer_id!r}")
+        customer = customer_record(connection, customer_id)
         invoices = pd.read_sql(
             sa.select(
                 Invoice.invoice_id,

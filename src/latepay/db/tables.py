@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     Date,
     DateTime,
     Float,
@@ -23,11 +24,15 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    RowMapping,
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from latepay.errors import NotFoundError
 
 # Money is exact in the database (NUMERIC); analytics read it as float.
 Money = Numeric(18, 4, asdecimal=False)
@@ -292,3 +297,21 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def customer_record(connection: Connection, customer_id: str) -> RowMapping:
+    """The customers row of ``customer_id``.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such customer.
+    """
+    customer = (
+        connection.execute(select(Customer).where(Customer.customer_id == customer_id))
+        .mappings()
+        .first()
+    )
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id!r}")
+    return customer

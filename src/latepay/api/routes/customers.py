@@ -12,8 +12,7 @@ from latepay.actions.segments import customer_segments, strategy_of
 from latepay.api.auth import ANY_ROLE, require
 from latepay.api.keys import Role
 from latepay.api.schemas import CustomerDetail, PaymentHistory, SegmentChange
-from latepay.db.tables import Customer, Invoice, Prediction, utcnow
-from latepay.errors import NotFoundError
+from latepay.db.tables import Invoice, Prediction, customer_record, utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -26,13 +25,7 @@ def get_customer(
 ) -> CustomerDetail:
     state = request.app.state
     with state.engine.connect() as connection:
-        customer = (
-            connection.execute(sa.select(Customer).where(Customer.customer_id == customer_id))
-            .mappings()
-            .first()
-        )
-        if customer is None:
-            raise NotFoundError(f"no customer {customer_id!r}")
+        customer = customer_record(connection, customer_id)
         invoices = pd.read_sql(
             sa.select(
                 Invoice.invoice_id,
