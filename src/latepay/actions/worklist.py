@@ -447,6 +447,12 @@ def _open_disputes(
     return disputes
 
 
+def settled_late(grace_days: int) -> sa.Case:
+    """SQL: 1 for an invoice settled more than ``grace_days`` days after its due date, else 0
+    (the label rule), for counting late payments in the database."""
+    return sa.case((days_between(Invoice.settled_date, Invoice.due_date) > grace_days, 1), else_=0)
+
+
 def settled_history(
     connection: Connection, customer_ids: list[str], as_of: dt.date, *, grace_days: int
 ) -> pd.DataFrame:
@@ -454,7 +460,7 @@ def settled_history(
 
     Counted in the database: a row per customer comes back, not a row per invoice.
     """
-    late = sa.case((days_between(Invoice.settled_date, Invoice.due_date) > grace_days, 1), else_=0)
+    late = settled_late(grace_days)
     frame = pd.concat(
         [
             read_frame(

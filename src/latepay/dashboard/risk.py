@@ -15,11 +15,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from latepay.actions.worklist import build_worklist
+from latepay.actions.worklist import build_worklist, settled_late
 from latepay.config import Settings
 from latepay.dashboard.charts import LATE, NEUTRAL, Figure, figure
 from latepay.db.frames import read_frame
-from latepay.db.sqldates import days_between
 from latepay.db.tables import Customer, Invoice, Prediction
 from latepay.scoring.score import RISK_TIERS
 
@@ -193,7 +192,7 @@ def settled_counts(
     counted in the database."""
     recent_from = as_of - dt.timedelta(days=RECENT_DAYS)
     recent = sa.case((Invoice.settled_date > recent_from, 1), else_=0)
-    late = sa.case((days_between(Invoice.settled_date, Invoice.due_date) > grace_days, 1), else_=0)
+    late = settled_late(grace_days)
     return read_frame(
         connection,
         sa.select(
