@@ -8,11 +8,19 @@ import pandas as pd
 import pytest
 from tests.e2e.test_cli import run, run_json
 
+from latepay.synthetic import generate_ledger
+
 pytestmark = pytest.mark.slow
 
 
-def test_dask_commands_end_to_end(imported, tmp_path):
-    mapping = str(imported.files / "mapping.yaml")
+# The 50k-invoice ledger of the other tests checks the numbers; the commands need fewer.
+CLI_CUSTOMERS = 150
+
+
+def test_dask_commands_end_to_end(tmp_path):
+    files = tmp_path / "files"
+    generate_ledger(files, customers=CLI_CUSTOMERS, seed=7, file_format="parquet")
+    mapping = str(files / "mapping.yaml")
     db = f"sqlite:///{tmp_path / 'latepay.db'}"
     dask = ("--dask", "local", "--data", str(tmp_path / "dataset"))
 
@@ -40,7 +48,7 @@ def test_dask_commands_end_to_end(imported, tmp_path):
     assert scores["reasons"].map(lambda text: len(json.loads(text))).eq(3).all()
 
     # A file of new invoices: each lands in its customer's bucket and is scored there.
-    new = pd.read_parquet(imported.files / "invoices.parquet").head(500)
+    new = pd.read_parquet(files / "invoices.parquet").head(500)
     new = new[new["amount"] > 0].assign(invoice_id=lambda f: "NEW-" + f["invoice_id"])
     new.to_parquet(tmp_path / "new.parquet", index=False)
     scored_file = run_json(
