@@ -2,13 +2,16 @@
 
     python benchmarks/bench_adaptation.py [--customers 600] [--months 40] [--seed 0]
                                           [--lead-months 3] [--window-days 61]
-                                          [--n-estimators 200] [--fresh]
+                                          [--n-estimators 200] [--no-regime-change] [--fresh]
 
-A generated ledger (``generate_ledger``, cached with its SQLite import in
-``benchmarks/results/cache/``) goes through a regime change: the generator's industry downturn
+A generated ledger (``generate_ledger(..., regime_change=True)``, cached with its SQLite import
+in ``benchmarks/results/cache/``) goes through a regime change: the generator's industry downturn
 (a few industries' activity index falls by 14 to 20 points in the window at 55-80% of the
-period, so their customers pay late more often), while the policy rate rises and 10% of
-customers see their reliability deteriorate at random months. It is replayed month by month
+period, so their customers pay late more often) also changes how those industries pay, in
+proportion to its depth: large invoices are held back, direct-debit mandates are revoked, and
+half of their customers lose reliability (:mod:`latepay.synthetic.regime`). Meanwhile the policy
+rate rises and 10% of all customers see their reliability deteriorate at random months.
+``--no-regime-change`` replays the plain downturn instead. The ledger is replayed month by month
 from ``--lead-months`` before the downturn starts, on a throw-away copy of the database and an
 empty model folder:
 
@@ -19,13 +22,17 @@ empty model folder:
   every label known then and replaces the champion only when ``retrain`` promotes it (its
   backtest twin, trained on the labels known before the trailing window, beats the champion
   on the window's invoices whose outcome is known);
-- **frozen**: that first champion, never replaced.
+  An earlier champion comes back when it beats both on the window (``rolled_back_to``);
+- **frozen**: that first champion, never replaced;
+- **newest** (for reference, not a policy latepay offers): each month's challenger served
+  whatever the comparison said, the first model in the first month.
 
 Each month both models score the invoices issued that month as of their issue dates
 (``latepay.scoring.score_invoices``) and are compared with what happened: ROC AUC, ECE and
 Brier score, next to the ROC AUC of the generator's true probabilities at issuance (the best
 any model could do). Months are reported while every invoice issued in them has a known
-outcome at the end of the ledger; the decision column marks the retrains whose champion had
+outcome at the end of the ledger, by phase: before the downturn, in it (its window of months),
+and in the recovery after it; the decision column marks the retrains whose champion had
 trained on part of the window (its numbers there are optimistic). Exit code 1 when the
 retraining model's mean ROC AUC from the downturn on is below the frozen model's.
 """
@@ -84,16 +91,22 @@ def main() -> int:
             rows = _replay(engine, settings, options, console)
         finally:
             engine.dispose()
-    downturn = _month_start(downturn_window(options.months).start)
-    console.print(_table(rows, downturn))
-    before = [r for r in rows if r["month"] < downturn]
-    after = [r for r in rows if r["month"] >= downturn]
-    summary = _summary(before, after)
-    console.print(summary)
+    window = downturn_window(options.months)
+    for row in rows:
+        row["phase"] = _phase(row["month"], window)
+    console.print(_table(rows))
+    console.print(_summary(rows))
     console.print(f"total {time.perf_counter() - started:.0f} s")
+    after = [r for r in rows if r["phase"] != "before"]
     frozen_after = np.mean([r["frozen"]["roc_auc"] for r in after])
     retraining_after = np.mean([r["retraining"]["roc_auc"] for r in after])
     return 0 if retraining_after >= frozen_after else 1
+
+
+def _phase(month: pd.Timestamp, window: range) -> str:
+    if month < _month_start(window.start):
+        return "before"
+    return "downturn" if month < _month_start(window.stop) else "recovery"
 
 
 def _parse_arguments() -> argparse.Namespace:
@@ -118,6 +131,19 @@ def _parse_arguments() -> argparse.Namespace:
         help="most boosting rounds of every model (the product's default is 600; fewer keep "
         "the two fits of each month's retrain within minutes, and both arms get the same)",
     )
+    parser.add_argument(
+        "--half-life-days",
+        type=float,
+        default=None,
+        help="recency_half_life_days of every model (LATEPAY_RECENCY_HALF_LIFE_DAYS); "
+        "default: none, every invoice weighs alike",
+    )
+    parser.add_argument(
+        "--regime-change",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="generate the ledger with the downturn's regime change (the default)",
+    )
     parser.add_argument("--fresh", action="store_true", help="regenerate and re-import")
     return parser.parse_args()
 
@@ -127,7 +153,8 @@ def _ledger_folder(options: argparse.Namespace) -> Path:
 
 
 def _cache_folder(options: argparse.Namespace) -> Path:
-    return CACHE / f"adaptation-{options.customers}c-{options.months}m-seed{options.seed}"
+    regime = "-regime" if options.regime_change else ""
+    return CACHE / f"adaptation-{options.customers}c-{options.months}m-seed{options.seed}{regime}"
 
 
 def _cached_database(options: argparse.Namespace, console: Console) -> Path:
@@ -145,6 +172,7 @@ def _cached_database(options: argparse.Namespace, console: Console) -> Path:
         seed=options.seed,
         start=START,
         months=options.months,
+        regime_change=options.regime_change,
     )
     engine = make_engine(f"sqlite:///{database}")
     upgrade_to_head(engine)
@@ -169,7 +197,11 @@ def _replay(
 ) -> list[dict]:
     ledger = load_ledger(engine)
     spec = settings.label_spec()
-    params = {**model_params_for("gbm", settings), "n_estimators": options.n_estimators}
+    params = {
+        **model_params_for("gbm", settings),
+        "n_estimators": options.n_estimators,
+        "recency_half_life_days": options.half_life_days,
+    }
     registry = ModelRegistry(settings.model_dir, engine)
     first_month = downturn_window(options.months).start - options.lead_months
     console.print(f"industries hit by the downturn: {', '.join(_hit_industries(ledger))}")
@@ -178,6 +210,8 @@ def _replay(
         clock = time.perf_counter()
         decision = retrain(engine, settings, now=month_start, model_params=params)
         verdict = "promoted" if decision.promoted else "kept"
+        if decision.rolled_back_to:
+            verdict += f", rolled back to {decision.rolled_back_to}"
         console.print(
             f"{month_start:%Y-%m}: {decision.challenger} {verdict} "
             f"({time.perf_counter() - clock:.0f} s): {decision.reason}",
@@ -189,6 +223,7 @@ def _replay(
     if not first.promoted:
         raise SystemExit(f"the first model did not become champion: {first.reason}")
     frozen = champion = registry.load(first.challenger)
+    versions = {first.challenger: _month_start(first_month)}  # each model's retrain month
 
     invoices = ledger.invoices[~ledger.invoices["is_credit_note"]]
     outcomes = labels_known_at(invoices, ledger.as_of, spec)["is_late"]
@@ -203,13 +238,18 @@ def _replay(
         if not issued.index.isin(outcomes.index).all():
             break  # some outcomes are still unknown at the ledger's end: the month is not done
         decision = "-"
+        newest = frozen
         if month > first_month:
             retrained = retrain_at(month_start)
+            newest = registry.load(retrained.challenger)
             decision = "promoted" if retrained.promoted else "kept"
+            if retrained.rolled_back_to:
+                decision = f"rolled back to {_month_of(retrained.rolled_back_to, versions)}"
             if retrained.champion_saw_window:
                 decision += " (champion saw window)"
-            if retrained.promoted:
+            if retrained.champion_after != retrained.champion_before:
                 champion = registry.load(retrained.champion_after)
+            versions[retrained.challenger] = month_start
         y = outcomes.loc[issued.index].to_numpy()
         rows.append(
             {
@@ -221,11 +261,16 @@ def _replay(
                 )["roc_auc"],
                 "frozen": _measured(frozen, ledger, issued, y, settings),
                 "retraining": _measured(champion, ledger, issued, y, settings),
+                "newest": _measured(newest, ledger, issued, y, settings),
                 "champion": champion.version_,
                 "decision": decision,
             }
         )
     return rows
+
+
+def _month_of(version: str, versions: dict[str, pd.Timestamp]) -> str:
+    return f"the {versions[version]:%Y-%m} model"
 
 
 def _measured(model, ledger, invoices: pd.DataFrame, y, settings: Settings) -> dict:
@@ -243,10 +288,10 @@ def _hit_industries(ledger) -> list[str]:
     return sorted(lowest[lowest < ACTIVITY_BASELINE - HIT_DEPTH].index)
 
 
-def _table(rows: list[dict], downturn: pd.Timestamp) -> Table:
+def _table(rows: list[dict]) -> Table:
     table = Table(
         "month", "phase", "invoices", "late rate", "true-p AUC",
-        "frozen AUC", "retraining AUC", "frozen ECE", "retraining ECE",
+        "frozen AUC", "retraining AUC", "newest AUC", "frozen ECE", "retraining ECE",
         "frozen Brier", "retraining Brier", "retrain decision",
         title="Frozen vs. self-retraining gbm, invoices scored as of their issue dates",
     )  # fmt: skip
@@ -254,12 +299,13 @@ def _table(rows: list[dict], downturn: pd.Timestamp) -> Table:
         frozen, retraining = row["frozen"], row["retraining"]
         table.add_row(
             f"{row['month']:%Y-%m}",
-            "before" if row["month"] < downturn else "downturn+",
+            row["phase"],
             f"{row['invoices']:,}",
             f"{row['late_rate']:.3f}",
             f"{row['truth_auc']:.4f}",
             f"{frozen['roc_auc']:.4f}",
             f"{retraining['roc_auc']:.4f}",
+            f"{row['newest']['roc_auc']:.4f}",
             f"{frozen['ece']:.4f}",
             f"{retraining['ece']:.4f}",
             f"{frozen['brier']:.4f}",
@@ -269,13 +315,20 @@ def _table(rows: list[dict], downturn: pd.Timestamp) -> Table:
     return table
 
 
-def _summary(before: list[dict], after: list[dict]) -> Table:
+def _summary(all_rows: list[dict]) -> Table:
     table = Table(
-        "months", "n", "true-p AUC", "frozen AUC", "retraining AUC", "frozen ECE",
+        "months", "n", "true-p AUC", "frozen AUC", "retraining AUC", "newest AUC", "frozen ECE",
         "retraining ECE", "frozen Brier", "retraining Brier",
         title="Means over months",
     )  # fmt: skip
-    for name, rows in (("before the downturn", before), ("from the downturn on", after)):
+    phases = (
+        ("before the downturn", ("before",)),
+        ("in the downturn", ("downturn",)),
+        ("in the recovery", ("recovery",)),
+        ("from the downturn on", ("downturn", "recovery")),
+    )
+    for name, kept in phases:
+        rows = [row for row in all_rows if row["phase"] in kept]
         if not rows:
             continue
 
@@ -288,6 +341,7 @@ def _summary(before: list[dict], after: list[dict]) -> Table:
             f"{np.mean([r['truth_auc'] for r in rows]):.4f}",
             mean("frozen", "roc_auc"),
             mean("retraining", "roc_auc"),
+            mean("newest", "roc_auc"),
             mean("frozen", "ece"),
             mean("retraining", "ece"),
             mean("frozen", "brier"),

@@ -215,6 +215,14 @@ def generate(
     file_format: Annotated[
         str, typer.Option("--format", help="csv or parquet.", case_sensitive=False)
     ] = "csv",
+    regime_change: Annotated[
+        bool,
+        typer.Option(
+            help="Let the downturn also change how its industries pay (cash rationing, revoked "
+            "direct-debit mandates, shaken reliability): a regime change that a model trained "
+            "before it does not know."
+        ),
+    ] = False,
 ) -> None:
     """Write a realistic synthetic AR ledger, its mapping.yaml and the true probabilities."""
     from latepay.synthetic import generate_ledger
@@ -234,6 +242,7 @@ def generate(
             seed=seed,
             months=months,
             file_format=file_format,
+            regime_change=regime_change,
             progress=report_progress,
         )
     data = {
@@ -1195,16 +1204,25 @@ def retrain(ctx: typer.Context) -> None:
         return
     verdict = "Promoted" if decision.promoted else "Kept as candidate"
     console.print(f"{verdict}: {decision.challenger}. {decision.reason}.")
+    if decision.rolled_back_to:
+        console.print(f"Rolled back: {decision.rolled_back_to} is the champion again.")
     window = f"invoices issued {decision.window_from} to {decision.label_cutoff}"
+    earlier = decision.earlier_metrics
     table = Table(
         "metric",
         "challenger",
         f"champion ({decision.champion_before or 'none'})",
+        *(f"earlier champion {version}" for version in earlier),
         title=f"Same window: {decision.window_invoices:,} {window}",
     )
     champion = decision.champion_metrics or {}
     for name, value in decision.challenger_metrics.items():
-        table.add_row(name, _metric_text(value), _metric_text(champion.get(name)))
+        table.add_row(
+            name,
+            _metric_text(value),
+            _metric_text(champion.get(name)),
+            *(_metric_text(metrics[name]) for metrics in earlier.values()),
+        )
     console.print(table)
 
 

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     cost_needless_reminder: float = Field(
         default=1.0, gt=0, description="Cost of flagging an invoice that is then paid on time."
     )
+    recency_half_life_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Age in days at which a training invoice counts half as much in the gbm "
+        "(training and retraining); unset, every invoice counts alike. A year or less lets a "
+        "retrained model follow a regime change sooner.",
+    )
 
     smtp_host: str = "localhost"
     smtp_port: int = 25

@@ -279,7 +279,9 @@ def test_the_retrain_job_reads_the_newest_model_and_the_ledger(workspace, monkey
 
     def fake_retrain(engine, settings):
         retrains.append(engine)
-        return SimpleNamespace(challenger="gbm-new", promoted=False, reason="not better")
+        return SimpleNamespace(
+            challenger="gbm-new", promoted=False, rolled_back_to=None, reason="not better"
+        )
 
     monkeypatch.setattr(scheduler_module, "retrain", fake_retrain)
     settings = workspace.settings.model_copy(update={"retrain_new_label_share": share + 0.01})

@@ -6,6 +6,8 @@ import pytest
 from tests.distributed.conftest import MODEL_PARAMS
 
 from latepay.distributed.runs import dataset_default_cutoff, run_backtest_on_dask
+from latepay.distributed.training import fit_gbm_on_dask
+from latepay.errors import InputError
 from latepay.evaluation.backtest import default_cutoff, run_backtest
 from latepay.evaluation.metrics import classification_metrics
 from latepay.features.labels import DEFAULT_SPEC
@@ -58,3 +60,9 @@ def test_dask_training_matches_single_machine_auc_out_of_time(imported, client, 
     loaded = GradientBoostingLateModel.load(tmp_path / "model")
     features = single.model.schema_.columns
     assert loaded.schema_.columns == features
+
+
+def test_recency_weights_are_refused_on_dask_rather_than_ignored() -> None:
+    # Refused before the cluster or the rows are touched, so neither is needed here.
+    with pytest.raises(InputError, match="LATEPAY_RECENCY_HALF_LIFE_DAYS"):
+        fit_gbm_on_dask(None, None, spec=DEFAULT_SPEC, params={"recency_half_life_days": 90.0})

@@ -124,6 +124,8 @@ def test_a_better_challenger_is_promoted_and_the_decision_recorded(workspace) ->
         pytest.approx(decision.champion_metrics["roc_auc"])
     )
     assert rows[weak]["status"] == "retired"
+    assert decision.earlier_metrics == {}
+    assert decision.rolled_back_to is None
 
 
 def test_a_worse_challenger_stays_a_candidate_with_its_reason(workspace, monkeypatch) -> None:
@@ -140,6 +142,30 @@ def test_a_worse_challenger_stays_a_candidate_with_its_reason(workspace, monkeyp
     assert rows[decision.challenger]["status"] == "candidate"
     assert "kept as candidate" in rows[decision.challenger]["decision"]
     assert _registry(workspace).champion_version() == strong
+
+
+def test_an_earlier_champion_better_than_both_comes_back(workspace, monkeypatch) -> None:
+    good = _install_champion(workspace, shuffled=False)
+    bad = _install_champion(workspace, shuffled=True)  # retires the good one
+    monkeypatch.setattr(retrain_module, "training_data", _shuffled_training_data)
+    settings = workspace.settings.model_copy(update={"retrain_min_auc": 0.0})
+
+    decision = retrain(workspace.engine, settings, model_params=SMALL_GBM)
+
+    assert decision.champion_before == bad
+    assert not decision.promoted
+    assert decision.rolled_back_to == good
+    assert decision.champion_after == good
+    assert list(decision.earlier_metrics) == [good]
+    back = decision.earlier_metrics[good]["roc_auc"]
+    assert back >= decision.champion_metrics["roc_auc"] + settings.retrain_margin
+    assert back > decision.challenger_metrics["roc_auc"]
+    assert decision.reason.startswith(f"earlier champion {good} is back: earlier champion ROC AUC")
+    rows = {row["version"]: row for row in _registry(workspace).versions()}
+    assert rows[good]["status"] == "champion"
+    assert rows[good]["decision"].startswith(f"retrain of {decision.challenger}: rolled back")
+    assert rows[bad]["status"] == "retired"
+    assert rows[decision.challenger]["status"] == "candidate"
 
 
 def test_a_challenger_below_the_quality_floor_is_never_promoted(workspace, monkeypatch) -> None:

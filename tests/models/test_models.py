@@ -7,6 +7,8 @@ from sklearn.metrics import roc_auc_score
 
 from latepay.errors import InputError, NotEnoughDataError
 from latepay.features import Ledger, build_features
+from latepay.features.labels import DEFAULT_SPEC
+from latepay.models.base import TrainingData
 from latepay.models.gbm import GradientBoostingLateModel
 from latepay.models.seed import SmoteRandomForestModel
 from latepay.models.training import make_model, training_data
@@ -84,3 +86,41 @@ def test_a_model_of_another_kind_is_refused_not_misread(data, tmp_path: Path) ->
     GradientBoostingLateModel(n_estimators=20).fit(data).save(tmp_path)
     with pytest.raises(InputError, match="holds a model of kind 'gbm'"):
         SmoteRandomForestModel.load(tmp_path)
+
+
+def _flipped_relation(rng: np.random.Generator, days: int, flip_day: int) -> TrainingData:
+    """Invoices whose lateness follows ``x > 0`` until ``flip_day``, then ``x < 0``."""
+    n = 5000
+    issue_days = np.sort(rng.integers(0, days, n))
+    x = rng.normal(0.0, 1.0, n)
+    signal = np.where(issue_days < flip_day, x, -x)
+    is_late = (signal + rng.normal(0.0, 0.5, n) > 0).astype(int)
+    return TrainingData(
+        features=pd.DataFrame({"x": x, "noise": rng.normal(0.0, 1.0, n)}),
+        is_late=is_late,
+        bucket=is_late.copy(),
+        days_late=np.where(is_late == 1, 10.0, -3.0),
+        issue_dates=pd.Series(pd.Timestamp("2023-01-01") + pd.to_timedelta(issue_days, "D")),
+        categorical=[],
+        spec=DEFAULT_SPEC,
+    )
+
+
+def test_recency_weighting_follows_a_relation_that_flipped() -> None:
+    rng = np.random.default_rng(5)
+    data = _flipped_relation(rng, days=800, flip_day=600)
+    newest = _flipped_relation(rng, days=800, flip_day=0)  # fresh invoices of the new regime
+    auc = {}
+    for half_life in (None, 30.0):
+        model = GradientBoostingLateModel(n_estimators=100, recency_half_life_days=half_life)
+        fitted = model.fit(data)
+        auc[half_life] = roc_auc_score(newest.is_late, fitted.predict_proba_late(newest.features))
+    # Unweighted, the 600 old days outvote the 200 new ones; weighted, the new relation wins.
+    assert auc[None] <= 0.5
+    assert auc[30.0] > 0.85
+    assert fitted.get_params()["recency_half_life_days"] == 30.0
+
+
+def test_recency_half_life_must_be_positive(data) -> None:
+    with pytest.raises(InputError, match="recency_half_life_days"):
+        GradientBoostingLateModel(recency_half_life_days=0).fit(data)

@@ -333,6 +333,47 @@ def test_downturn_industries_pay_later_during_downturn(
     assert hit_change > other_change
 
 
+def test_regime_change_makes_hit_industries_pay_differently_in_the_downturn(
+    tmp_path: Path, tables: dict[str, pd.DataFrame]
+) -> None:
+    generate_ledger(tmp_path, customers=CUSTOMERS, seed=SEED, regime_change=True)
+    shifted = {table: read_table(tmp_path, table) for table in ALL_TABLES}
+    pd.testing.assert_frame_equal(shifted["economic_indicators"], tables["economic_indicators"])
+
+    activity = tables["economic_indicators"].query("name == 'industry_activity_index'")
+    index = activity.pivot(index="period", columns="key", values="value")
+    window = downturn_window(len(index))
+    drop = index.iloc[: window.start].mean() - index.iloc[list(window)].mean()
+    hit = drop[drop > 8].index
+    trough = index.index[window.start + 3 : window.stop]  # after the downturn's ramp
+
+    def p_true_by(ledger: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        invoices = (
+            ledger["invoices"]
+            .merge(ledger["truth"], on="invoice_id")
+            .merge(ledger["customers"][["customer_id", "industry"]], on="customer_id")
+        )
+        invoices = invoices[invoices["p_true"].notna()]
+        invoices["where"] = np.where(invoices["industry"].isin(hit), "hit", "other")
+        invoices["when"] = np.where(
+            invoices["issue_date"].dt.strftime("%Y-%m").isin(trough), "trough", "else"
+        )
+        return invoices.groupby(["where", "when", "payment_method"])["p_true"].mean()
+
+    plain, regime = p_true_by(tables), p_true_by(shifted)
+    # Outside the hit industries, and before or after the trough in them, nothing changes.
+    for where, when in (("other", "trough"), ("other", "else")):
+        assert np.allclose(plain[where, when], regime[where, when], atol=0.02)
+    # In the trough, direct debit stops protecting and everyone in the hit industries pays later.
+    dd_gap = {
+        name: p["hit", "trough", "bank_transfer"] - p["hit", "trough", "direct_debit"]
+        for name, p in (("plain", plain), ("regime", regime))
+    }
+    assert dd_gap["plain"] > 0.15
+    assert dd_gap["regime"] < dd_gap["plain"] - 0.1
+    assert (regime["hit", "trough"] > plain["hit", "trough"] + 0.05).all()
+
+
 # --- formats and mapping ---------------------------------------------------------------
 
 

@@ -203,6 +203,8 @@ class ServerJobs:
             return check.reason
         decision = retrain(self.engine, self.settings)
         verdict = "promoted" if decision.promoted else "kept as candidate"
+        if decision.rolled_back_to:
+            verdict += f"; rolled back to {decision.rolled_back_to}"
         return (
             f"retrained because {check.reason}: {decision.challenger} {verdict}: {decision.reason}"
         )

@@ -41,6 +41,7 @@ import pandas as pd
 
 from distributed import Client
 from latepay.distributed.features import ROW_COLUMNS
+from latepay.errors import InputError
 from latepay.evaluation.metrics import choose_threshold
 from latepay.features import LabelSpec, categorical_features
 from latepay.models.base import MIN_PER_CLASS, LatenessProfile, TrainingData
@@ -73,6 +74,11 @@ def fit_gbm_on_dask(
     """
     started = time.perf_counter()
     model = GradientBoostingLateModel(**(params or {}))
+    if model.recency_half_life_days is not None:
+        raise InputError(
+            "recency_half_life_days (LATEPAY_RECENCY_HALF_LIFE_DAYS) is not supported on Dask "
+            "yet; unset it to train with --dask"
+        )
     rows = client.persist(rows)
     labels = _labels(rows, spec)
     labels.check_enough()

@@ -32,6 +32,13 @@ must not veto a model that is better on a proper score). Without a champion, the
 floor alone decides. Otherwise it stays a candidate. The challenger is registered either way,
 with both models' metrics and the decision in words.
 
+**Rolling back.** A regime can end as well as begin: after a downturn the champion learnt in
+it may do worse than an earlier one. So the :data:`EARLIER_CHAMPIONS` newest earlier champions
+that were trained before the window starts (their numbers there are out of time, like the
+twin's) are scored on the window too. When the best of them passes the same rule against the
+champion and beats the challenger's twin, it becomes the champion again (``rolled_back_to``)
+and the challenger stays a candidate.
+
 **Failure.** The champion changes only in the final promotion; a crash or
 :class:`~latepay.errors.NotEnoughDataError` before it leaves the registry's champion as it was.
 Retrains are serialised by :func:`exclusive_lock`: on PostgreSQL a transaction-level advisory
@@ -55,7 +62,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from latepay.config import Settings
-from latepay.errors import NotEnoughDataError
+from latepay.errors import NotEnoughDataError, NotFoundError
 from latepay.evaluation.metrics import classification_metrics
 from latepay.features import LabelSpec, Ledger, labels_known_at, load_ledger
 from latepay.learning.train import model_params_for
@@ -71,6 +78,8 @@ MIN_WINDOW_LABELS = 100
 MIN_WINDOW_PER_CLASS = 10
 #: Share of the newest invoices the window widens to when the trailing one is too small.
 FALLBACK_SHARE = 0.2
+#: How many earlier champions, newest first, a retrain weighs for a roll-back.
+EARLIER_CHAMPIONS = 3
 #: Name of the lock that serialises retrains (see :func:`exclusive_lock`).
 RETRAIN_LOCK = "retrain"
 COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "log_loss", "base_rate", "n")
@@ -85,6 +94,8 @@ class RetrainDecision:
     ``window_fallback``: the trailing window had too few labels and widened to the newest
     :data:`FALLBACK_SHARE` of invoices. ``champion_saw_window``: the champion was trained on
     invoices issued from ``window_from`` on, so its numbers are optimistic.
+    ``earlier_metrics``: the earlier champions weighed for a roll-back, on the same invoices;
+    ``rolled_back_to``: the one that became champion again, if any.
     """
 
     challenger: str
@@ -100,6 +111,8 @@ class RetrainDecision:
     training_rows: int
     challenger_metrics: dict
     champion_metrics: dict | None
+    earlier_metrics: dict[str, dict]
+    rolled_back_to: str | None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -228,13 +241,28 @@ def _retrain_locked(
     )
     challenger_metrics = _evaluate(backtest_model, ledger, window, outcomes, settings)
     champion_metrics = None
+    earlier_metrics: dict[str, dict] = {}
     if champion_version is not None:
         champion = registry.load(champion_version)
         champion_metrics = _evaluate(champion, ledger, window, outcomes, settings)
+        earlier_metrics = {
+            version: _evaluate(model, ledger, window, outcomes, settings)
+            for version, model in _earlier_champions(registry, window_from)
+        }
 
     data = training_data(ledger, cutoff=cutoff, spec=spec)
     model = make_model(kind, **params).fit(data)
     promote, reason = judge(challenger_metrics, champion_metrics, settings)
+    rolled_back_to = _roll_back_to(earlier_metrics, challenger_metrics, champion_metrics, settings)
+    if rolled_back_to is not None:
+        promote = False
+        _, why = judge(
+            earlier_metrics[rolled_back_to], champion_metrics, settings, name="earlier champion"
+        )
+        reason = (
+            f"earlier champion {rolled_back_to} is back: {why}; it also beats the challenger's "
+            f"{challenger_metrics['roc_auc']:.4f}"
+        )
     if fallback:
         reason += (
             f"; the newest {settings.retrain_window_days} days had too few known outcomes to "
@@ -266,11 +294,13 @@ def _retrain_locked(
         registry.promote(version, decision=decision)
     else:
         registry.record_decision(version, decision=decision)
+    if rolled_back_to is not None:
+        registry.promote(rolled_back_to, decision=f"retrain of {version}: rolled back: {reason}")
     logger.info("retrain registered %s: %s", version, decision)
     return RetrainDecision(
         challenger=version,
         champion_before=champion_version,
-        champion_after=version if promote else champion_version,
+        champion_after=version if promote else rolled_back_to or champion_version,
         promoted=promote,
         reason=reason,
         window_from=f"{window_from:%Y-%m-%d}",
@@ -281,7 +311,48 @@ def _retrain_locked(
         training_rows=len(data.is_late),
         challenger_metrics=_compared(challenger_metrics),
         champion_metrics=_compared(champion_metrics) if champion_metrics else None,
+        earlier_metrics={version: _compared(m) for version, m in earlier_metrics.items()},
+        rolled_back_to=rolled_back_to,
     )
+
+
+def _earlier_champions(
+    registry: ModelRegistry, window_from: pd.Timestamp
+) -> Iterator[tuple[str, LateModel]]:
+    """The newest retired champions trained only on invoices issued before the window.
+
+    A version whose folder is gone (deleted by hand) is skipped, not a reason to fail.
+    """
+    retired = [
+        row["version"]
+        for row in registry.versions()  # newest first
+        if row["status"] == "retired"
+        and row["trained_to"] is not None
+        and pd.Timestamp(row["trained_to"]) < window_from
+    ]
+    for version in retired[:EARLIER_CHAMPIONS]:
+        try:
+            yield version, registry.load(version)
+        except NotFoundError:
+            logger.warning("earlier champion %s has no model folder; not weighed", version)
+
+
+def _roll_back_to(
+    earlier: dict[str, dict], challenger: dict, champion: dict | None, settings: Settings
+) -> str | None:
+    """The earlier champion that beats the champion by the rule and the challenger, if any."""
+    if champion is None or not earlier:
+        return None
+    best = max(earlier, key=lambda version: _auc_or_minus_one(earlier[version]))
+    better, _ = judge(earlier[best], champion, settings)
+    if better and earlier[best]["roc_auc"] > _auc_or_minus_one(challenger):
+        return best
+    return None
+
+
+def _auc_or_minus_one(metrics: dict) -> float:
+    auc = metrics["roc_auc"]
+    return -1.0 if math.isnan(auc) else auc
 
 
 def _comparison_window(
@@ -352,22 +423,25 @@ def _evaluate(
     return classification_metrics(outcomes, scored["p_late"].to_numpy(), model.threshold_)
 
 
-def judge(challenger: dict, champion: dict | None, settings: Settings) -> tuple[bool, str]:
+def judge(
+    challenger: dict, champion: dict | None, settings: Settings, *, name: str = "challenger"
+) -> tuple[bool, str]:
     """The promotion rule (see the module's **Decision**): promote, and why in words.
 
     ``challenger`` and ``champion`` are :func:`~latepay.evaluation.metrics.classification_metrics`
-    of the two models on the same invoices; ``champion`` is None when there is none.
+    of the two models on the same invoices; ``champion`` is None when there is none. ``name``
+    is what the words call the model that would replace the champion.
     """
     auc = challenger["roc_auc"]
     floor = settings.retrain_min_auc
     if math.isnan(auc) or auc < floor:
-        return False, f"challenger ROC AUC {auc:.4f} is below the quality floor {floor:.4f}"
+        return False, f"{name} ROC AUC {auc:.4f} is below the quality floor {floor:.4f}"
     if champion is None:
-        return True, f"no champion yet; challenger ROC AUC {auc:.4f} clears the floor {floor:.4f}"
+        return True, f"no champion yet; {name} ROC AUC {auc:.4f} clears the floor {floor:.4f}"
     needed = champion["roc_auc"] + settings.retrain_margin
     if not auc >= needed:
         return False, (
-            f"challenger ROC AUC {auc:.4f} is not above the champion's "
+            f"{name} ROC AUC {auc:.4f} is not above the champion's "
             f"{champion['roc_auc']:.4f} by the margin {settings.retrain_margin:.4f}"
         )
     ece_limit = champion["ece"] + settings.retrain_ece_tolerance
@@ -375,12 +449,12 @@ def judge(challenger: dict, champion: dict | None, settings: Settings) -> tuple[
     # calibration loss only vetoes when the Brier score (ranking and calibration) is no better.
     if challenger["ece"] > ece_limit and challenger["brier"] >= champion["brier"]:
         return False, (
-            f"challenger calibration error {challenger['ece']:.4f} is worse than the champion's "
+            f"{name} calibration error {challenger['ece']:.4f} is worse than the champion's "
             f"{champion['ece']:.4f} by more than {settings.retrain_ece_tolerance:.4f} and its "
             f"Brier score {challenger['brier']:.4f} is no better than {champion['brier']:.4f}"
         )
     return True, (
-        f"challenger ROC AUC {auc:.4f} beats the champion's {champion['roc_auc']:.4f} by "
+        f"{name} ROC AUC {auc:.4f} beats the champion's {champion['roc_auc']:.4f} by "
         f"{auc - champion['roc_auc']:.4f} (margin {settings.retrain_margin:.4f}); "
         f"ECE {challenger['ece']:.4f} vs {champion['ece']:.4f}"
     )

@@ -85,5 +85,6 @@ def model_params_for(kind: str, settings: Settings) -> dict:
         return {
             "cost_missed_late": settings.cost_missed_late,
             "cost_needless_reminder": settings.cost_needless_reminder,
+            "recency_half_life_days": settings.recency_half_life_days,
         }
     return {}

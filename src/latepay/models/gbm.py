@@ -51,6 +51,10 @@ class GradientBoostingLateModel:
     calibration_method : {"auto", "isotonic", "sigmoid"}
     cost_missed_late, cost_needless_reminder : float
         Costs whose expected sum the decision threshold minimises.
+    recency_half_life_days : float or None
+        Weigh each training invoice by half to the power of its age in these days (age counted
+        back from the newest issue date trained on), so that the boosters follow a regime
+        change sooner; None weighs every invoice alike.
     random_state : int
     n_jobs : int
     """
@@ -72,6 +76,7 @@ class GradientBoostingLateModel:
         calibration_method: str = "auto",
         cost_missed_late: float = 3.0,
         cost_needless_reminder: float = 1.0,
+        recency_half_life_days: float | None = None,
         random_state: int = 0,
         n_jobs: int = 2,
     ) -> None:
@@ -87,6 +92,7 @@ class GradientBoostingLateModel:
         self.calibration_method = calibration_method
         self.cost_missed_late = cost_missed_late
         self.cost_needless_reminder = cost_needless_reminder
+        self.recency_half_life_days = recency_half_life_days
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -101,6 +107,10 @@ class GradientBoostingLateModel:
                 "calibration_fraction must be between 0.05 and 0.5, "
                 f"got {self.calibration_fraction}"
             )
+        if self.recency_half_life_days is not None and self.recency_half_life_days <= 0:
+            raise InputError(
+                f"recency_half_life_days must be positive, got {self.recency_half_life_days}"
+            )
         data.check_enough()
         started = time.perf_counter()
         self.spec_ = data.spec
@@ -109,10 +119,15 @@ class GradientBoostingLateModel:
         split = _time_split(data, self.calibration_fraction)
         fit_part, calibration_part = data.slice(slice(0, split)), data.slice(slice(split, None))
 
+        weights = self._recency_weights(data)
         x_fit = self.schema_.apply(fit_part.features)
         x_cal = self.schema_.apply(calibration_part.features)
         self.late_booster_ = self._fit_late(
-            x_fit, fit_part.is_late, x_cal, calibration_part.is_late
+            x_fit,
+            fit_part.is_late,
+            None if weights is None else weights[:split],
+            x_cal,
+            calibration_part.is_late,
         )
         raw = self.late_booster_.predict(x_cal)
         self.calibrator_ = Calibrator.fit(raw, calibration_part.is_late, self.calibration_method)
@@ -126,8 +141,8 @@ class GradientBoostingLateModel:
             )
         )
         x_all = self.schema_.apply(data.features)
-        self.bucket_booster_ = self._fit_bucket(x_all, data)
-        self.days_booster_ = self._fit_days(x_all, data)
+        self.bucket_booster_ = self._fit_bucket(x_all, data, weights)
+        self.days_booster_ = self._fit_days(x_all, data, weights)
         self.calibration_window_ = (
             calibration_part.issue_dates.iloc[0].date().isoformat(),
             calibration_part.issue_dates.iloc[-1].date().isoformat(),
@@ -154,12 +169,21 @@ class GradientBoostingLateModel:
             **extra,
         }
 
-    def _fit_late(self, x_fit, y_fit, x_cal, y_cal) -> lgb.Booster:
-        positives = max(int(y_fit.sum()), 1)
+    def _recency_weights(self, data: TrainingData) -> np.ndarray | None:
+        """Each training row's weight, halved every ``recency_half_life_days`` of age; or None."""
+        if self.recency_half_life_days is None:
+            return None
+        issued = data.issue_dates.to_numpy()
+        age_days = (issued[-1] - issued) / np.timedelta64(1, "D")
+        return 0.5 ** (age_days / self.recency_half_life_days)
+
+    def _fit_late(self, x_fit, y_fit, w_fit, x_cal, y_cal) -> lgb.Booster:
+        weights = np.ones(len(y_fit)) if w_fit is None else w_fit
+        positives = max(float(weights[y_fit == 1].sum()), 1.0)
         params = self._lgb_params(
-            "binary", scale_pos_weight=(len(y_fit) - positives) / positives, metric="auc"
+            "binary", scale_pos_weight=(weights.sum() - positives) / positives, metric="auc"
         )
-        train_set = lgb.Dataset(x_fit, label=y_fit, categorical_feature="auto")
+        train_set = lgb.Dataset(x_fit, label=y_fit, weight=w_fit, categorical_feature="auto")
         valid_set = lgb.Dataset(x_cal, label=y_cal, reference=train_set)
         return lgb.train(
             params,
@@ -169,7 +193,9 @@ class GradientBoostingLateModel:
             callbacks=[lgb.early_stopping(50, verbose=False)],
         )
 
-    def _fit_bucket(self, x: pd.DataFrame, data: TrainingData) -> lgb.Booster | None:
+    def _fit_bucket(
+        self, x: pd.DataFrame, data: TrainingData, weights: np.ndarray | None
+    ) -> lgb.Booster | None:
         """P(bucket | late), or None when a late bucket has too few examples to learn from."""
         n_late_buckets = len(data.spec.bucket_names) - 1
         decided = data.bucket >= 1
@@ -182,9 +208,12 @@ class GradientBoostingLateModel:
         else:
             params = self._lgb_params("multiclass", num_class=n_late_buckets)
         rounds = max(50, self.n_estimators // 3)
-        return lgb.train(params, lgb.Dataset(x[decided], label=target), num_boost_round=rounds)
+        train_set = lgb.Dataset(x[decided], label=target, weight=_rows(weights, decided))
+        return lgb.train(params, train_set, num_boost_round=rounds)
 
-    def _fit_days(self, x: pd.DataFrame, data: TrainingData) -> lgb.Booster | None:
+    def _fit_days(
+        self, x: pd.DataFrame, data: TrainingData, weights: np.ndarray | None
+    ) -> lgb.Booster | None:
         """Days late given late (on log1p scale), or None with too few settled late invoices."""
         known = (data.is_late == 1) & ~np.isnan(data.days_late)
         if known.sum() < MIN_PER_CLASS:
@@ -192,7 +221,8 @@ class GradientBoostingLateModel:
         target = np.log1p(data.days_late[known])
         rounds = max(50, self.n_estimators // 3)
         params = self._lgb_params("regression")
-        return lgb.train(params, lgb.Dataset(x[known], label=target), num_boost_round=rounds)
+        train_set = lgb.Dataset(x[known], label=target, weight=_rows(weights, known))
+        return lgb.train(params, train_set, num_boost_round=rounds)
 
     # ------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -287,9 +317,14 @@ _PARAM_NAMES = (
     "calibration_method",
     "cost_missed_late",
     "cost_needless_reminder",
+    "recency_half_life_days",
     "random_state",
     "n_jobs",
 )
+
+
+def _rows(weights: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if weights is None else weights[rows]
 
 
 def _time_split(data: TrainingData, fraction: float) -> int:

@@ -24,6 +24,7 @@ from latepay.synthetic.lateness import (
     late_probability,
     late_probability_at_issuance,
 )
+from latepay.synthetic.regime import shake_reliability
 from latepay.synthetic.reliability import simulate_reliability
 from latepay.synthetic.settlement import Settlement, settle_invoices
 from latepay.synthetic.timeline import MonthGrid
@@ -54,7 +55,13 @@ class SimulatedChunk:
 
 
 def simulate_chunk(
-    rng: np.random.Generator, first_number: int, count: int, grid: MonthGrid, economy: Economy
+    rng: np.random.Generator,
+    first_number: int,
+    count: int,
+    grid: MonthGrid,
+    economy: Economy,
+    *,
+    regime_rng: np.random.Generator | None = None,
 ) -> SimulatedChunk:
     """Simulate customers ``first_number`` to ``first_number + count - 1`` over the period.
 
@@ -70,6 +77,9 @@ def simulate_chunk(
         The months of the period.
     economy
         Published indicators shared by all blocks.
+    regime_rng
+        Random stream of the downturn's regime change (:mod:`latepay.synthetic.regime`);
+        None leaves the regime change off.
 
     Returns
     -------
@@ -79,11 +89,21 @@ def simulate_chunk(
     """
     customers = generate_customers(rng, first_number, count, grid)
     reliability = simulate_reliability(rng, customers.segment, customers.industry, grid.months)
+    if regime_rng is not None:
+        reliability = shake_reliability(regime_rng, reliability, customers.industry, economy)
     contacts = simulate_service_contacts(rng, customers, reliability, grid)
     invoices = issue_invoices(rng, customers, grid)
     disputes = draw_disputes(rng, invoices, reliability.logit[invoices.customer, invoices.month])
 
-    drivers = gather_drivers(invoices, customers, reliability, economy, disputes, contacts)
+    drivers = gather_drivers(
+        invoices,
+        customers,
+        reliability,
+        economy,
+        disputes,
+        contacts,
+        regime_change=regime_rng is not None,
+    )
     # Outcomes follow the invoice's actual dispute; the truth file reports what was knowable.
     late = rng.random(len(invoices)) < late_probability(drivers)
     late &= ~invoices.is_credit_note

@@ -50,12 +50,17 @@ class Economy:
         Industry codes hit by the downturn.
     downturn_months
         Grid months of the downturn window.
+    downturn_stress
+        Share of its full depth the downturn has reached, per industry and month, shape
+        ``(len(INDUSTRIES), months)``: 0 outside the hit industries and the window, 1 at the
+        trough.
     """
 
     activity_index: np.ndarray
     policy_rate: np.ndarray
     downturn_industries: np.ndarray
     downturn_months: range
+    downturn_stress: np.ndarray
 
 
 def downturn_window(months: int) -> range:
@@ -94,15 +99,18 @@ def simulate_economy(rng: np.random.Generator, grid: MonthGrid) -> Economy:
     industry_count = rng.choice(DOWNTURN_INDUSTRY_COUNTS)
     downturn_industries = np.sort(rng.choice(len(INDUSTRIES), size=industry_count, replace=False))
     depth = rng.uniform(*DOWNTURN_DEPTH_RANGE, size=industry_count)
-    downturn = np.zeros((len(INDUSTRIES), months))
-    downturn[downturn_industries] = depth[:, None] * _downturn_shape(months, window)
+    stress = np.zeros((len(INDUSTRIES), months))
+    stress[downturn_industries] = _downturn_shape(months, window)
+    depths = np.zeros(len(INDUSTRIES))
+    depths[downturn_industries] = depth
 
-    activity = ACTIVITY_BASELINE + trend + noise - downturn
+    activity = ACTIVITY_BASELINE + trend + noise - depths[:, None] * stress
     return Economy(
         activity_index=np.round(activity, 2),
         policy_rate=np.round(_policy_rate_path(months), 2),
         downturn_industries=downturn_industries,
         downturn_months=window,
+        downturn_stress=stress,
     )
 
 

@@ -17,6 +17,7 @@ from latepay.synthetic.disputes import DisputeDraw
 from latepay.synthetic.economy import ACTIVITY_BASELINE, Economy
 from latepay.synthetic.interactions import COMPLAINT, InteractionBatch
 from latepay.synthetic.invoices import InvoiceBatch
+from latepay.synthetic.regime import RATIONED_AMOUNT_EFFECT, REVOKED_MANDATE_EFFECT
 from latepay.synthetic.reliability import ReliabilityPath
 from latepay.synthetic.vectorised import count_events_in_window
 from latepay.synthetic.vocabulary import PAYMENT_METHODS
@@ -75,6 +76,7 @@ class LatenessDrivers:
     recent_complaints: np.ndarray
     po_number_required: np.ndarray
     e_invoicing: np.ndarray
+    regime_stress: np.ndarray
 
 
 def gather_drivers(
@@ -84,6 +86,8 @@ def gather_drivers(
     economy: Economy,
     disputes: DisputeDraw,
     contacts: InteractionBatch,
+    *,
+    regime_change: bool = False,
 ) -> LatenessDrivers:
     """Collect the model inputs of every invoice at its issue date.
 
@@ -102,8 +106,12 @@ def gather_drivers(
         customer's disputes opened in the recent past.
     contacts
         Service contacts; the customer's recent complaints count.
+    regime_change
+        Whether the downturn also changes how the hit industries pay (see
+        :mod:`latepay.synthetic.regime`); without it ``regime_stress`` is zero.
     """
     customer = invoices.customer
+    industry = customers.industry[customer]
     complaints = contacts.of_topic(COMPLAINT)
     disputed = np.zeros(len(invoices), dtype=bool)
     disputed[disputes.invoice] = True
@@ -116,7 +124,7 @@ def gather_drivers(
         relative_log_amount=invoices.relative_log_amount,
         month_end=invoices.month_end,
         quarter_end=invoices.quarter_end,
-        activity_index=economy.activity_index[customers.industry[customer], invoices.month],
+        activity_index=economy.activity_index[industry, invoices.month],
         policy_rate=economy.policy_rate[invoices.month],
         disputed=disputed,
         recent_disputes=count_events_in_window(
@@ -135,6 +143,11 @@ def gather_drivers(
         ),
         po_number_required=invoices.po_number_required,
         e_invoicing=customers.e_invoicing[customer],
+        regime_stress=(
+            economy.downturn_stress[industry, invoices.month]
+            if regime_change
+            else np.zeros(len(invoices))
+        ),
     )
 
 
@@ -152,6 +165,10 @@ def late_probability(drivers: LatenessDrivers) -> np.ndarray:
         Probabilities in ``(0, 1)``.
     """
     method_effect = np.array([PAYMENT_METHOD_EFFECT[label] for label in PAYMENT_METHODS])
+    relative_amount = np.clip(
+        drivers.relative_log_amount, -RELATIVE_AMOUNT_CLIP, RELATIVE_AMOUNT_CLIP
+    )
+    direct_debit = drivers.payment_method == PAYMENT_METHODS.index("direct_debit")
     logit = (
         INTERCEPT
         + RELIABILITY_EFFECT * drivers.reliability
@@ -159,8 +176,7 @@ def late_probability(drivers: LatenessDrivers) -> np.ndarray:
         + PAPER_EFFECT * drivers.paper
         + TERMS_EFFECT_PER_DAY_OVER_30 * (drivers.terms_days - 30)
         + TERMS_BELOW_USUAL_EFFECT * (drivers.terms_days < drivers.usual_terms_days)
-        + RELATIVE_AMOUNT_EFFECT
-        * np.clip(drivers.relative_log_amount, -RELATIVE_AMOUNT_CLIP, RELATIVE_AMOUNT_CLIP)
+        + RELATIVE_AMOUNT_EFFECT * relative_amount
         + MONTH_END_EFFECT * drivers.month_end
         + QUARTER_END_EFFECT * drivers.quarter_end
         + ACTIVITY_EFFECT_PER_POINT_BELOW_BASELINE * (ACTIVITY_BASELINE - drivers.activity_index)
@@ -170,6 +186,8 @@ def late_probability(drivers: LatenessDrivers) -> np.ndarray:
         + RECENT_COMPLAINT_EFFECT * np.minimum(drivers.recent_complaints, RECENT_COMPLAINT_CAP)
         + PO_NUMBER_REQUIRED_EFFECT * drivers.po_number_required
         + E_INVOICING_EFFECT * drivers.e_invoicing
+        + drivers.regime_stress
+        * (RATIONED_AMOUNT_EFFECT * relative_amount + REVOKED_MANDATE_EFFECT * direct_debit)
     )
     return 1.0 / (1.0 + np.exp(-logit))
 

@@ -28,6 +28,7 @@ CUSTOMERS_PER_CHUNK = 5_000
 # Independent random streams derived from the seed.
 _ECONOMY_STREAM = 0
 _CUSTOMER_BLOCK_STREAM = 1
+_REGIME_BLOCK_STREAM = 2
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -80,6 +81,7 @@ def generate_ledger(
     start: date = date(2021, 1, 1),
     months: int = 36,
     file_format: FileFormat = "csv",
+    regime_change: bool = False,
     progress: ProgressCallback | None = None,
 ) -> LedgerSummary:
     """Generate a synthetic B2B accounts-receivable ledger and its source mapping.
@@ -106,6 +108,10 @@ def generate_ledger(
         Length of the period in months. The period ends on ``as_of``.
     file_format
         ``"csv"`` or ``"parquet"`` for the tables.
+    regime_change
+        Whether the downturn also changes how its industries pay (cash rationing, revoked
+        direct-debit mandates, shaken reliability; see :mod:`latepay.synthetic.regime`).
+        Off, the same seed gives the same files as before the option existed.
     progress
         Called as ``progress(stage, fraction_of_stage_done)`` with stages
         ``"economy"``, ``"customers"`` (once per block) and ``"mapping"``.
@@ -160,7 +166,12 @@ def generate_ledger(
         for block, first_index in enumerate(range(0, customers, CUSTOMERS_PER_CHUNK)):
             count = min(CUSTOMERS_PER_CHUNK, customers - first_index)
             rng = _random_stream(seed, _CUSTOMER_BLOCK_STREAM, block)
-            chunk = simulate_chunk(rng, first_index + 1, count, grid, economy)
+            regime_rng = (
+                _random_stream(seed, _REGIME_BLOCK_STREAM, block) if regime_change else None
+            )
+            chunk = simulate_chunk(
+                rng, first_index + 1, count, grid, economy, regime_rng=regime_rng
+            )
             tables = build_tables(chunk, counters, grid.as_of)
             for table, frame in tables.frames.items():
                 writers[table].write(frame)

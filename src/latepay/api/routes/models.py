@@ -101,6 +101,14 @@ class RetrainOut(BaseModel):
     training_rows: int
     challenger_metrics: dict[str, float | int]
     champion_metrics: dict[str, float | int] | None
+    earlier_metrics: dict[str, dict[str, float | int]] = Field(
+        description="The earlier champions trained before window_from, weighed for a "
+        "roll-back, by version, on the same invoices."
+    )
+    rolled_back_to: str | None = Field(
+        description="The earlier champion that became champion again because it beat both "
+        "the champion and the challenger, if one did."
+    )
 
 
 # One retrain per process at a time; across processes the retrain's own lock serialises them.
@@ -122,7 +130,7 @@ async def retrain_models(
         )
     finally:
         _retraining.release()
-    if decision.promoted:
+    if decision.champion_after != decision.champion_before:
         request.app.state.champion.refresh()
         request.app.state.metrics.serving(request.app.state.champion.version)
     return RetrainOut(**decision.to_dict())
