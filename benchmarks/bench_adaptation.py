@@ -21,8 +21,8 @@ empty model folder:
   known then) becomes the first one; at every later month start a challenger is trained on
   every label known then and replaces the champion only when ``retrain`` promotes it (its
   backtest twin, trained on the labels known before the trailing window, beats the champion
-  on the window's invoices whose outcome is known);
-  An earlier champion comes back when it beats both on the window (``rolled_back_to``);
+  on the window's invoices whose outcome is known). An earlier champion comes back when it
+  beats both on the window (``rolled_back_to``);
 - **frozen**: that first champion, never replaced;
 - **newest** (for reference, not a policy latepay offers): each month's challenger served
   whatever the comparison said, the first model in the first month.
@@ -247,8 +247,10 @@ def _replay(
                 decision = f"rolled back to {_month_of(retrained.rolled_back_to, versions)}"
             if retrained.champion_saw_window:
                 decision += " (champion saw window)"
-            if retrained.champion_after != retrained.champion_before:
-                champion = registry.load(retrained.champion_after)
+            if retrained.promoted:
+                champion = newest
+            elif retrained.rolled_back_to:
+                champion = registry.load(retrained.rolled_back_to)
             versions[retrained.challenger] = month_start
         y = outcomes.loc[issued.index].to_numpy()
         rows.append(

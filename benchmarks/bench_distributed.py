@@ -200,27 +200,28 @@ def _run_child(mode: str, workers: int, dataset: Path, scratch: Path) -> list[di
         rows: list[dict] = []
         reader = threading.Thread(target=lambda: rows.extend(map(json.loads, child.stdout)))
         reader.start()
-        started, lowest_available = time.perf_counter(), float("inf")
+        started, killed_at = time.perf_counter(), None
         with PeakMemory({"process": child.pid}) as memory:
             while child.poll() is None:
                 available = psutil.virtual_memory().available / GB
-                lowest_available = min(lowest_available, available)
                 if available < MEMORY_FLOOR_GB:
                     _kill_tree(child.pid)
+                    killed_at = available
                     break
                 time.sleep(0.5)
             child.wait()
         reader.join()
-        if lowest_available < MEMORY_FLOOR_GB:
+        if killed_at is not None:
             done = sum(row["seconds"] for row in rows)
+            running = _STAGES[mode][len(rows)] if len(rows) < len(_STAGES[mode]) else "cleanup"
             rows.append(
                 {
-                    "stage": f"{_STAGES[mode.split(':')[0]][len(rows)]}: out of memory",
+                    "stage": f"{running}: out of memory",
                     "invoices": 0,
                     "seconds": time.perf_counter() - started - done,
                     "peaks": {"driver": memory.peaks["process"] / GB},
                     "peak_gb": memory.peaks["process"] / GB,
-                    "failed": f"killed when the machine had {lowest_available:.1f} GB left",
+                    "failed": f"killed when the machine had {killed_at:.1f} GB left",
                 }
             )
         elif child.returncode != 0:

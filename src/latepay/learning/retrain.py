@@ -253,12 +253,11 @@ def _retrain_locked(
     data = training_data(ledger, cutoff=cutoff, spec=spec)
     model = make_model(kind, **params).fit(data)
     promote, reason = judge(challenger_metrics, champion_metrics, settings)
-    rolled_back_to = _roll_back_to(earlier_metrics, challenger_metrics, champion_metrics, settings)
-    if rolled_back_to is not None:
+    roll_back = _roll_back(earlier_metrics, challenger_metrics, champion_metrics, settings)
+    rolled_back_to = None
+    if roll_back is not None:
+        rolled_back_to, why = roll_back
         promote = False
-        _, why = judge(
-            earlier_metrics[rolled_back_to], champion_metrics, settings, name="earlier champion"
-        )
         reason = (
             f"earlier champion {rolled_back_to} is back: {why}; it also beats the challenger's "
             f"{challenger_metrics['roc_auc']:.4f}"
@@ -337,16 +336,16 @@ def _earlier_champions(
             logger.warning("earlier champion %s has no model folder; not weighed", version)
 
 
-def _roll_back_to(
+def _roll_back(
     earlier: dict[str, dict], challenger: dict, champion: dict | None, settings: Settings
-) -> str | None:
-    """The earlier champion that beats the champion by the rule and the challenger, if any."""
+) -> tuple[str, str] | None:
+    """The earlier champion that beats the champion by the rule and the challenger, and why."""
     if champion is None or not earlier:
         return None
     best = max(earlier, key=lambda version: _auc_or_minus_one(earlier[version]))
-    better, _ = judge(earlier[best], champion, settings)
+    better, why = judge(earlier[best], champion, settings, name="earlier champion")
     if better and earlier[best]["roc_auc"] > _auc_or_minus_one(challenger):
-        return best
+        return best, why
     return None
 
 

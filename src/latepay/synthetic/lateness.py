@@ -17,7 +17,7 @@ from latepay.synthetic.disputes import DisputeDraw
 from latepay.synthetic.economy import ACTIVITY_BASELINE, Economy
 from latepay.synthetic.interactions import COMPLAINT, InteractionBatch
 from latepay.synthetic.invoices import InvoiceBatch
-from latepay.synthetic.regime import RATIONED_AMOUNT_EFFECT, REVOKED_MANDATE_EFFECT
+from latepay.synthetic.regime import RATIONED_AMOUNT_EFFECT
 from latepay.synthetic.reliability import ReliabilityPath
 from latepay.synthetic.vectorised import count_events_in_window
 from latepay.synthetic.vocabulary import PAYMENT_METHODS
@@ -186,8 +186,12 @@ def late_probability(drivers: LatenessDrivers) -> np.ndarray:
         + RECENT_COMPLAINT_EFFECT * np.minimum(drivers.recent_complaints, RECENT_COMPLAINT_CAP)
         + PO_NUMBER_REQUIRED_EFFECT * drivers.po_number_required
         + E_INVOICING_EFFECT * drivers.e_invoicing
+        # Revoked mandates cancel direct debit's advantage at the downturn's full depth.
         + drivers.regime_stress
-        * (RATIONED_AMOUNT_EFFECT * relative_amount + REVOKED_MANDATE_EFFECT * direct_debit)
+        * (
+            RATIONED_AMOUNT_EFFECT * relative_amount
+            - PAYMENT_METHOD_EFFECT["direct_debit"] * direct_debit
+        )
     )
     return 1.0 / (1.0 + np.exp(-logit))
 

@@ -24,8 +24,6 @@ from latepay.synthetic.reliability import ReliabilityPath
 
 # Extra logit per unit of (clipped) relative log amount at the downturn's full depth.
 RATIONED_AMOUNT_EFFECT = 1.5
-# Cancels the direct-debit advantage of the lateness model at full depth.
-REVOKED_MANDATE_EFFECT = 1.6
 SHAKEN_SHARE = 0.5
 SHAKEN_DROP_RANGE = (1.0, 2.5)
 
