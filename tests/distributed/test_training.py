@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import lightgbm as lgb
+import numpy as np
 import pytest
 from tests.distributed.conftest import MODEL_PARAMS
 
 from latepay.distributed.runs import dataset_default_cutoff, run_backtest_on_dask
-from latepay.distributed.training import fit_gbm_on_dask
+from latepay.distributed.training import _early_stopped_rounds, fit_gbm_on_dask
 from latepay.errors import InputError
 from latepay.evaluation.backtest import default_cutoff, run_backtest
 from latepay.evaluation.metrics import classification_metrics
 from latepay.features.labels import DEFAULT_SPEC
-from latepay.models.gbm import GradientBoostingLateModel
+from latepay.models.gbm import (
+    EARLY_STOPPING_MIN_DELTA,
+    EARLY_STOPPING_ROUNDS,
+    GradientBoostingLateModel,
+)
 
 TIERS = (0.25, 0.5, 0.75)
 
@@ -66,3 +72,27 @@ def test_recency_weights_are_refused_on_dask_rather_than_ignored() -> None:
     # Refused before the cluster or the rows are touched, so neither is needed here.
     with pytest.raises(InputError, match="LATEPAY_RECENCY_HALF_LIFE_DAYS"):
         fit_gbm_on_dask(None, None, spec=DEFAULT_SPEC, params={"recency_half_life_days": 90.0})
+
+
+@pytest.mark.parametrize("objective, metric", [("binary", "auc"), ("regression", "l2")])
+def test_the_cut_on_dask_is_where_lightgbm_stops_early(objective, metric) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3_000, 4))
+    signal = x[:, 0] + rng.normal(0.0, 2.0, len(x))  # weak: the curve flattens, then turns
+    y = (signal > 0).astype(float) if objective == "binary" else signal
+    train, valid = lgb.Dataset(x[:2_000], y[:2_000]), lgb.Dataset(x[2_000:], y[2_000:])
+    curves: dict = {}
+    booster = lgb.train(
+        {"objective": objective, "metric": metric, "verbosity": -1, "learning_rate": 0.2},
+        train,
+        num_boost_round=400,
+        valid_sets=[valid],
+        callbacks=[
+            lgb.record_evaluation(curves),
+            lgb.early_stopping(
+                EARLY_STOPPING_ROUNDS, verbose=False, min_delta=EARLY_STOPPING_MIN_DELTA
+            ),
+        ],
+    )
+    assert booster.best_iteration < 400 - EARLY_STOPPING_ROUNDS
+    assert _early_stopped_rounds(curves) == booster.best_iteration

@@ -124,3 +124,30 @@ def test_recency_weighting_follows_a_relation_that_flipped() -> None:
 def test_recency_half_life_must_be_positive(data) -> None:
     with pytest.raises(InputError, match="recency_half_life_days"):
         GradientBoostingLateModel(recency_half_life_days=0).fit(data)
+
+
+def test_secondary_boosters_stop_where_the_newest_slice_stops_improving(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    data = _flipped_relation(rng, days=800, flip_day=800)
+    # How late, and in which late bucket, is noise here: nothing to learn beyond the average.
+    late = data.is_late == 1
+    days_late = np.where(late, rng.integers(1, 60, len(late)), -3).astype(float)
+    noisy = TrainingData(
+        features=data.features,
+        is_late=data.is_late,
+        bucket=np.where(late, np.where(days_late > 30, 2, 1), 0),
+        days_late=days_late,
+        issue_dates=data.issue_dates,
+        categorical=[],
+        spec=DEFAULT_SPEC,
+    )
+    model = GradientBoostingLateModel(n_estimators=600).fit(noisy)
+    model.save(tmp_path)
+    loaded = GradientBoostingLateModel.load(tmp_path)
+    # At most 200 rounds each; on noise the newest slice stops them after the patience.
+    assert loaded.bucket_booster_.num_trees() < 100
+    assert loaded.days_booster_.num_trees() < 100
+    assert loaded.late_booster_.num_trees() < 600
+    assert np.array_equal(
+        loaded.predict_proba_late(data.features), model.predict_proba_late(data.features)
+    )

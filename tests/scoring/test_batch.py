@@ -22,6 +22,13 @@ def stored_rows(scoring: Scoring) -> list[dict]:
         return [{k: v for k, v in row.items() if k not in ("id", "scored_at")} for row in rows]
 
 
+def stored_text(scoring: Scoring) -> list[tuple]:
+    """The values as the database holds them (JSON and moments as text), not read back."""
+    with scoring.engine.connect() as connection:
+        query = "SELECT as_of, bucket_probabilities, reasons FROM predictions ORDER BY id"
+        return [tuple(row) for row in connection.execute(sa.text(query))]
+
+
 def test_recorded_scores_read_back_as_written_through_sqlalchemy(
     scoring: Scoring, tmp_path: Path
 ) -> None:
@@ -33,6 +40,7 @@ def test_recorded_scores_read_back_as_written_through_sqlalchemy(
 
     record_predictions(scoring.engine, scored, moments=moments, bucket_names=buckets)
     fast = stored_rows(scoring)
+    fast_text = stored_text(scoring)
     scoring.forget_predictions()
     with scoring.engine.begin() as connection:
         rows = prediction_rows(scored, moments=moments, bucket_names=buckets)
@@ -40,6 +48,7 @@ def test_recorded_scores_read_back_as_written_through_sqlalchemy(
     through_sqlalchemy = stored_rows(scoring)
 
     assert fast == through_sqlalchemy
+    assert fast_text == stored_text(scoring)
     assert [row["as_of"].date() for row in fast] == list(moments.dt.date)
     assert all(len(row["reasons"]["reasons"]) <= 3 for row in fast)
     assert set(fast[0]["bucket_probabilities"]) == set(buckets)

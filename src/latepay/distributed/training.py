@@ -9,14 +9,15 @@ score`` load like any other:
   :class:`lightgbm.DaskLGBMClassifier` with the same class weight;
 - early stopping: LightGBM's Dask interface cannot stop early (workers would stop at different
   rounds), so all rounds are trained with the calibration slice as evaluation set and the
-  booster is cut at the round :func:`lightgbm.early_stopping` (patience 50) would have kept.
-  Each worker evaluates its own share of that slice; the AUC curve used is the one of the
-  worker whose model is returned, a large random share of the slice (buckets are customer
-  hashes);
+  booster is cut at the round :func:`lightgbm.early_stopping` (the same patience and margin)
+  would have kept. Each worker evaluates its own share of that slice; the curve used is the
+  one of the worker whose model is returned, a large random share of the slice (buckets are
+  customer hashes);
 - calibration and the decision threshold need every raw score of the calibration slice at
   once: those scores (one float per invoice) and labels are collected here, on the driver,
   where the calibrator and threshold are fitted exactly as on one machine;
-- the bucket and days-late boosters are trained by the Dask estimators on every row.
+- the bucket and days-late boosters are trained by the Dask estimators on their rows before
+  the split and cut the same way on their rows after it.
 
 Category levels and the lateness profile are counted on the cluster and on the collected
 labels with the same rules as :class:`~latepay.models.schema.FeatureSchema` and
@@ -46,10 +47,16 @@ from latepay.evaluation.metrics import choose_threshold
 from latepay.features import LabelSpec, categorical_features
 from latepay.models.base import MIN_PER_CLASS, LatenessProfile, TrainingData
 from latepay.models.calibration import Calibrator
-from latepay.models.gbm import GradientBoostingLateModel, _time_split
+from latepay.models.gbm import (
+    EARLY_STOPPING_MIN_DELTA,
+    EARLY_STOPPING_ROUNDS,
+    GradientBoostingLateModel,
+    _time_split,
+)
 from latepay.models.schema import MIN_CATEGORY_COUNT, OTHER, FeatureSchema
 
-EARLY_STOPPING_ROUNDS = 50  # as GradientBoostingLateModel._fit_late
+# Metrics LightGBM maximises; the others (log loss, l2) it minimises.
+HIGHER_IS_BETTER = {"auc"}
 
 
 def fit_gbm_on_dask(
@@ -115,8 +122,8 @@ def fit_gbm_on_dask(
             cost_needless_reminder=model.cost_needless_reminder,
         )
     )
-    model.bucket_booster_ = _fit_bucket(client, model, rows, labels)
-    model.days_booster_ = _fit_days(client, model, rows, labels)
+    model.bucket_booster_ = _fit_bucket(client, model, rows, labels, split_day)
+    model.days_booster_ = _fit_days(client, model, rows, labels, split_day)
     calibration_days = labels.issue_dates[labels.issue_dates >= split_day]
     model.calibration_window_ = (
         calibration_days.iloc[0].date().isoformat(),
@@ -192,12 +199,13 @@ def _estimator(estimator_class, client: Client, params: dict, *, rounds: int):
 
 
 def _early_stopped_rounds(evals_result: dict) -> int:
-    """The rounds :func:`lightgbm.early_stopping` would keep on this AUC curve."""
-    (curve,) = (metrics["auc"] for metrics in evals_result.values())
-    best_round, best_score = 0, -np.inf
+    """The rounds :func:`lightgbm.early_stopping` would keep on this evaluation curve."""
+    ((metric, curve),) = (item for metrics in evals_result.values() for item in metrics.items())
+    sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
+    best_round, best_score = 0, sign * curve[0]
     for position, score in enumerate(curve):
-        if score > best_score:
-            best_round, best_score = position, score
+        if sign * score > best_score + EARLY_STOPPING_MIN_DELTA:
+            best_round, best_score = position, sign * score
         elif position - best_round >= EARLY_STOPPING_ROUNDS:
             break
     return best_round + 1
@@ -216,6 +224,7 @@ def _fit_bucket(
     model: GradientBoostingLateModel,
     rows: dd.DataFrame,
     labels: TrainingData,
+    split_day: pd.Timestamp,
 ) -> lgb.Booster | None:
     """As ``GradientBoostingLateModel._fit_bucket``: P(bucket | late), or None."""
     n_late_buckets = len(labels.spec.bucket_names) - 1
@@ -226,12 +235,10 @@ def _fit_bucket(
         params = model._lgb_params("binary")
     else:
         params = model._lgb_params("multiclass", num_class=n_late_buckets)
-    x, late_bucket = _model_input(rows, model.schema_, _Rows(slice(None), "late_bucket"))
-    estimator = _estimator(
-        lgb.DaskLGBMClassifier, client, params, rounds=max(50, model.n_estimators // 3)
+    validated = labels.bucket[labels.issue_dates.to_numpy() >= split_day] >= 1
+    return _fit_secondary(
+        client, model, rows, lgb.DaskLGBMClassifier, params, "late_bucket", split_day, validated
     )
-    with _lightgbm_on_dask(client):
-        return estimator.fit(x, late_bucket).booster_
 
 
 def _fit_days(
@@ -239,19 +246,48 @@ def _fit_days(
     model: GradientBoostingLateModel,
     rows: dd.DataFrame,
     labels: TrainingData,
+    split_day: pd.Timestamp,
 ) -> lgb.Booster | None:
     """As ``GradientBoostingLateModel._fit_days``: log1p days late given late, or None."""
-    if ((labels.is_late == 1) & ~np.isnan(labels.days_late)).sum() < MIN_PER_CLASS:
+    known = (labels.is_late == 1) & ~np.isnan(labels.days_late)
+    if known.sum() < MIN_PER_CLASS:
         return None
-    x, log_days = _model_input(rows, model.schema_, _Rows(slice(None), "log_days_late"))
-    estimator = _estimator(
-        lgb.DaskLGBMRegressor,
+    validated = known[labels.issue_dates.to_numpy() >= split_day]
+    return _fit_secondary(
         client,
+        model,
+        rows,
+        lgb.DaskLGBMRegressor,
         model._lgb_params("regression"),
-        rounds=max(50, model.n_estimators // 3),
+        "log_days_late",
+        split_day,
+        validated,
     )
+
+
+def _fit_secondary(
+    client: Client,
+    model: GradientBoostingLateModel,
+    rows: dd.DataFrame,
+    estimator_class,
+    params: dict,
+    target: str,
+    split_day: pd.Timestamp,
+    validation_rows: np.ndarray,
+) -> lgb.Booster:
+    """As ``GradientBoostingLateModel._fit_secondary``: trained on the ``target`` rows before
+    ``split_day``, cut where the rows from it stop improving (when there are enough of them,
+    ``validation_rows`` telling which they are)."""
+    rounds = max(50, model.n_estimators // 3)
+    x_fit, y_fit = _model_input(rows, model.schema_, _Rows(slice(None, split_day), target))
+    estimator = _estimator(estimator_class, client, params, rounds=rounds)
+    if validation_rows.sum() < MIN_PER_CLASS:
+        with _lightgbm_on_dask(client):
+            return estimator.fit(x_fit, y_fit).booster_
+    x_cal, y_cal = _model_input(rows, model.schema_, _Rows(slice(split_day, None), target))
     with _lightgbm_on_dask(client):
-        return estimator.fit(x, log_days).booster_
+        estimator.fit(x_fit, y_fit, eval_X=(x_cal,), eval_y=(y_cal,))
+    return _cut(estimator.booster_, _early_stopped_rounds(estimator.evals_result_))
 
 
 @dataclass(frozen=True)

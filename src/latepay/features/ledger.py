@@ -184,7 +184,15 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
     wanted = None if customer_ids is None else sorted(set(customer_ids))
 
     def select(table, columns):
-        query = sa.select(*[table.__table__.c[c] for c in columns])
+        # ``extra`` as the text stored, decoded by _expand_extra once per distinct text.
+        query = sa.select(
+            *[
+                sa.type_coerce(table.__table__.c[c], sa.Text).label(c)
+                if c == "extra"
+                else table.__table__.c[c]
+                for c in columns
+            ]
+        )
         if wanted is not None and "customer_id" in columns:
             query = query.where(table.__table__.c.customer_id.in_(wanted))
         return query
@@ -238,21 +246,33 @@ def _read_promises(connection: sa.Connection, wanted: list[str] | None) -> pd.Da
 
 
 def _expand_extra(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    """Turn the JSON ``extra`` column into one prefixed column per declared feature."""
-    extra = frame.pop("extra")
-    records = [_as_dict(value) for value in extra]
-    if not any(records):
+    """Turn the JSON ``extra`` column into one prefixed column per declared feature.
+
+    An export repeats a handful of feature combinations over millions of rows, so each
+    distinct JSON text is decoded once.
+    """
+    codes, texts = pd.factorize(frame.pop("extra").map(_json_text))
+    decoded = [_as_dict(text) for text in texts]
+    if not any(decoded):
         return frame
-    expanded = pd.DataFrame.from_records(records, index=frame.index).add_prefix(prefix)
+    distinct = pd.DataFrame.from_records(decoded).add_prefix(prefix)
+    # Code -1 (no extra) is not a row of ``distinct``: it reads as missing values.
+    expanded = distinct.reindex(codes).set_axis(frame.index)
     return pd.concat([frame, expanded], axis=1)
 
 
-def _as_dict(value: object) -> dict:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value:
-        return json.loads(value)
-    return {}
+def _json_text(value: object) -> str | None:
+    """The stored JSON as text (SQLite's driver gives text; PostgreSQL's, decoded values)."""
+    if isinstance(value, str):
+        return value or None
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return json.dumps(value, sort_keys=True)
+
+
+def _as_dict(text: str) -> dict:
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 def _or_empty(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:

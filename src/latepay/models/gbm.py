@@ -9,6 +9,10 @@ Three boosters answer three questions:
   buckets, multiclass beyond); where a bucket has too few examples, the observed shares;
 - days late given late: a regressor on log days, for the expected delay.
 
+All three learn from the older part of the training window and stop adding trees once the
+newest slice stops improving by a margin: trees past that point cost prediction time (every
+score walks every tree) and, for the two questions about late invoices, overfit.
+
 The decision threshold minimises a cost (a missed late invoice vs. a needless reminder) on the
 calibration slice and is part of the model. Everything is saved as LightGBM text models plus
 JSON: nothing is pickled.
@@ -31,6 +35,13 @@ from latepay.models.schema import FeatureSchema
 from latepay.models.state import read_model_state, write_model_state
 
 FORMAT_VERSION = 1
+
+# Boosting stops when the newest slice's metric has not improved by EARLY_STOPPING_MIN_DELTA
+# for EARLY_STOPPING_ROUNDS rounds. Without the margin, P(late) kept creeping up by 1e-5 of
+# ROC AUC per round on a 1M-invoice ledger and used all 600 rounds; out of time, its ROC AUC
+# was the same from about 300 rounds on.
+EARLY_STOPPING_ROUNDS = 50
+EARLY_STOPPING_MIN_DELTA = 1e-4
 
 
 class GradientBoostingLateModel:
@@ -140,9 +151,8 @@ class GradientBoostingLateModel:
                 cost_needless_reminder=self.cost_needless_reminder,
             )
         )
-        x_all = self.schema_.apply(data.features)
-        self.bucket_booster_ = self._fit_bucket(x_all, data, weights)
-        self.days_booster_ = self._fit_days(x_all, data, weights)
+        self.bucket_booster_ = self._fit_bucket(x_fit, x_cal, data, split, weights)
+        self.days_booster_ = self._fit_days(x_fit, x_cal, data, split, weights)
         self.calibration_window_ = (
             calibration_part.issue_dates.iloc[0].date().isoformat(),
             calibration_part.issue_dates.iloc[-1].date().isoformat(),
@@ -185,16 +195,17 @@ class GradientBoostingLateModel:
         )
         train_set = lgb.Dataset(x_fit, label=y_fit, weight=w_fit, categorical_feature="auto")
         valid_set = lgb.Dataset(x_cal, label=y_cal, reference=train_set)
-        return lgb.train(
-            params,
-            train_set,
-            num_boost_round=self.n_estimators,
-            valid_sets=[valid_set],
-            callbacks=[lgb.early_stopping(50, verbose=False)],
+        return _train_early_stopped(
+            params, train_set, valid_set, self.n_estimators, validated=len(y_cal) > 0
         )
 
     def _fit_bucket(
-        self, x: pd.DataFrame, data: TrainingData, weights: np.ndarray | None
+        self,
+        x_fit: pd.DataFrame,
+        x_cal: pd.DataFrame,
+        data: TrainingData,
+        split: int,
+        weights: np.ndarray | None,
     ) -> lgb.Booster | None:
         """P(bucket | late), or None when a late bucket has too few examples to learn from."""
         n_late_buckets = len(data.spec.bucket_names) - 1
@@ -202,27 +213,53 @@ class GradientBoostingLateModel:
         counts = np.bincount(data.bucket[decided] - 1, minlength=n_late_buckets)
         if counts.min() < MIN_PER_CLASS:
             return None
-        target = data.bucket[decided] - 1
         if n_late_buckets == 2:
             params = self._lgb_params("binary")
         else:
             params = self._lgb_params("multiclass", num_class=n_late_buckets)
-        rounds = max(50, self.n_estimators // 3)
-        train_set = lgb.Dataset(x[decided], label=target, weight=_rows(weights, decided))
-        return lgb.train(params, train_set, num_boost_round=rounds)
+        return self._fit_secondary(params, x_fit, x_cal, decided, data.bucket - 1, split, weights)
 
     def _fit_days(
-        self, x: pd.DataFrame, data: TrainingData, weights: np.ndarray | None
+        self,
+        x_fit: pd.DataFrame,
+        x_cal: pd.DataFrame,
+        data: TrainingData,
+        split: int,
+        weights: np.ndarray | None,
     ) -> lgb.Booster | None:
         """Days late given late (on log1p scale), or None with too few settled late invoices."""
         known = (data.is_late == 1) & ~np.isnan(data.days_late)
         if known.sum() < MIN_PER_CLASS:
             return None
-        target = np.log1p(data.days_late[known])
-        rounds = max(50, self.n_estimators // 3)
         params = self._lgb_params("regression")
-        train_set = lgb.Dataset(x[known], label=target, weight=_rows(weights, known))
-        return lgb.train(params, train_set, num_boost_round=rounds)
+        target = np.log1p(np.where(known, data.days_late, 0.0))
+        return self._fit_secondary(params, x_fit, x_cal, known, target, split, weights)
+
+    def _fit_secondary(
+        self,
+        params: dict,
+        x_fit: pd.DataFrame,
+        x_cal: pd.DataFrame,
+        rows: np.ndarray,
+        target: np.ndarray,
+        split: int,
+        weights: np.ndarray | None,
+    ) -> lgb.Booster:
+        """A booster on the selected ``rows`` (over the whole window), learning from those
+        before ``split`` and early-stopped on those after it."""
+        fit_rows, cal_rows = rows[:split], rows[split:]
+        train_set = lgb.Dataset(
+            x_fit[fit_rows],
+            label=target[:split][fit_rows],
+            weight=None if weights is None else weights[:split][fit_rows],
+        )
+        valid_set = lgb.Dataset(
+            x_cal[cal_rows], label=target[split:][cal_rows], reference=train_set
+        )
+        rounds = max(50, self.n_estimators // 3)
+        return _train_early_stopped(
+            params, train_set, valid_set, rounds, validated=cal_rows.sum() >= MIN_PER_CLASS
+        )
 
     # ------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -232,13 +269,13 @@ class GradientBoostingLateModel:
     def predict_proba_late(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated P(late) for each row of ``features``."""
         self._check_fitted()
-        raw = self.late_booster_.predict(self.schema_.apply(features))
+        raw = self.late_booster_.predict(self.schema_.matrix(features))
         return self.calibrator_.transform(raw)
 
     def predict_outcome(self, features: pd.DataFrame) -> pd.DataFrame:
         """p_late, bucket probabilities and expected days late for each row."""
         self._check_fitted()
-        x = self.schema_.apply(features)
+        x = self.schema_.matrix(features)
         p_late = self.calibrator_.transform(self.late_booster_.predict(x))
         n_late_buckets = len(self.spec_.bucket_names) - 1
         if self.bucket_booster_ is None:
@@ -257,7 +294,7 @@ class GradientBoostingLateModel:
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to the log-odds of lateness (LightGBM ``pred_contrib``)."""
         self._check_fitted()
-        values = self.late_booster_.predict(self.schema_.apply(features), pred_contrib=True)
+        values = self.late_booster_.predict(self.schema_.matrix(features), pred_contrib=True)
         return pd.DataFrame(values[:, :-1], columns=self.schema_.columns, index=features.index)
 
     def feature_importance(self) -> pd.Series:
@@ -323,8 +360,24 @@ _PARAM_NAMES = (
 )
 
 
-def _rows(weights: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
-    return None if weights is None else weights[rows]
+def _train_early_stopped(
+    params: dict, train_set: lgb.Dataset, valid_set: lgb.Dataset, rounds: int, *, validated: bool
+) -> lgb.Booster:
+    """``lgb.train`` early-stopped on ``valid_set``; at ``rounds`` when it is too small to
+    judge by (``validated`` false)."""
+    if not validated:
+        return lgb.train(params, train_set, num_boost_round=rounds)
+    return lgb.train(
+        params,
+        train_set,
+        num_boost_round=rounds,
+        valid_sets=[valid_set],
+        callbacks=[
+            lgb.early_stopping(
+                EARLY_STOPPING_ROUNDS, verbose=False, min_delta=EARLY_STOPPING_MIN_DELTA
+            )
+        ],
+    )
 
 
 def _time_split(data: TrainingData, fraction: float) -> int:

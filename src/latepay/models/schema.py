@@ -47,28 +47,40 @@ class FeatureSchema:
         InputError
             When a column the model was trained with is missing.
         """
+        self._check_columns(features)
+        # Built as one dict and one constructor: column-by-column assignment costs more than
+        # the prediction itself when a single invoice is scored.
+        columns: dict[str, object] = {column: _numbers(features[column]) for column in self.numeric}
+        for column, levels in self.categorical.items():
+            codes = _category_codes(features[column], levels)
+            columns[column] = pd.Categorical.from_codes(codes, categories=list(levels))
+        return pd.DataFrame(columns, index=features.index)
+
+    def matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """:meth:`apply` as one float matrix, categories as their codes (NaN when missing).
+
+        These are exactly the numbers LightGBM derives from the frame :meth:`apply` returns,
+        computed once for all of a model's boosters instead of once per booster.
+        """
+        self._check_columns(features)
+        matrix = np.empty((len(features), len(self.columns)), dtype=np.float64)
+        for position, column in enumerate(self.numeric):
+            matrix[:, position] = _numbers(features[column])
+        for position, (column, levels) in enumerate(
+            self.categorical.items(), start=len(self.numeric)
+        ):
+            codes = _category_codes(features[column], levels).astype(np.float64)
+            codes[codes < 0] = np.nan
+            matrix[:, position] = codes
+        return matrix
+
+    def _check_columns(self, features: pd.DataFrame) -> None:
         missing = [c for c in self.columns if c not in features]
         if missing:
             raise InputError(
                 f"features {missing} that the model was trained with are missing; "
                 "score with the same mapping (extra features) the model was trained on"
             )
-        # Built as one dict and one constructor: column-by-column assignment costs more than
-        # the prediction itself when a single invoice is scored.
-        columns: dict[str, object] = {
-            column: pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
-            for column in self.numeric
-        }
-        for column, levels in self.categorical.items():
-            values = features[column]
-            text = np.array(
-                [None if pd.isna(v) else str(v) for v in values.to_numpy(dtype=object)],
-                dtype=object,
-            )
-            kept = set(levels[:-1])
-            known = np.array([v is None or v in kept for v in text], dtype=bool)
-            columns[column] = pd.Categorical(np.where(known, text, OTHER), categories=list(levels))
-        return pd.DataFrame(columns, index=features.index)
 
     def to_dict(self) -> dict:
         return {
@@ -82,3 +94,16 @@ class FeatureSchema:
             numeric=tuple(data["numeric"]),
             categorical={k: tuple(v) for k, v in data["categorical"].items()},
         )
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def _category_codes(values: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
+    """Codes into ``levels`` of the values as text: -1 when missing, ``other``'s code when
+    not a kept level."""
+    text = values.astype("string")
+    codes = pd.Index(list(levels[:-1]), dtype="string").get_indexer(text).astype(np.int16)
+    codes[(codes < 0) & text.notna().to_numpy()] = len(levels) - 1
+    return codes

@@ -12,23 +12,22 @@ a hash of the features it was computed from, so a score can always be traced and
 
 from __future__ import annotations
 
-import functools
+import json
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from latepay.db.tables import Prediction
+from latepay.db.tables import Prediction, utcnow
 from latepay.features import Ledger
 from latepay.models.training import LateModel
-from latepay.scoring.records import prediction_rows
+from latepay.scoring.records import prediction_rows, utc_moment
 from latepay.scoring.score import score_invoices
 from latepay.webhooks import announce_scores
 
@@ -208,40 +207,73 @@ def record_predictions(
     """Append one ``predictions`` row per scored invoice, in one transaction.
 
     Parameters are those of :func:`~latepay.scoring.records.prediction_rows`. On SQLite the
-    values go straight to the driver's ``executemany``, each converted by its column's own
-    SQLAlchemy type as SQLAlchemy would store it: through SQLAlchemy's statement, a million
-    scores take about a minute.
+    values go column by column straight to the driver's ``executemany``, stored exactly as
+    SQLAlchemy would store them: through SQLAlchemy's statement (a dict per row, each value
+    converted on its own), a million scores take about a minute.
     """
-    rows = prediction_rows(scored, moments=moments, bucket_names=bucket_names)
     with engine.begin() as connection:
         # Tier changes found by re-scoring reach subscribers too, through the outbox that a
         # running `latepay serve` delivers from.
         announce_scores(connection, scored)
         if connection.dialect.name == "sqlite":
-            _insert_into_sqlite(connection, rows)
+            _insert_into_sqlite(connection, scored, moments, bucket_names)
             return
+        rows = prediction_rows(scored, moments=moments, bucket_names=bucket_names)
         for start in range(0, len(rows), RECORD_CHUNK_ROWS):
             connection.execute(sa.insert(Prediction), rows[start : start + RECORD_CHUNK_ROWS])
 
 
-def _insert_into_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """``executemany`` on the driver's cursor, each value converted by its column's own
-    SQLAlchemy type (JSON serialised, datetimes formatted) as SQLAlchemy would store it."""
+def _insert_into_sqlite(
+    connection: Connection, scored: pd.DataFrame, moments: pd.Series, bucket_names: list[str]
+) -> None:
+    """``executemany`` on the driver's cursor with the values of :func:`prediction_rows`,
+    each converted as its column's SQLAlchemy type converts it, whole columns at a time."""
     table = Prediction.__table__
-    names = [column.name for column in table.columns if column.name != "id"]
-    values = []
-    for name in names:
+
+    def stored(name: str, values: list) -> list:
         convert = (
             table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
         )
-        if name in ("as_of", "scored_at"):  # a few distinct moments: each formatted once
-            convert = functools.cache(convert)
-        column = [row[name] for row in rows]
-        values.append(column if convert is None else list(map(convert, column)))
+        return values if convert is None else list(map(convert, values))
+
+    # A chunk is scored as of a few distinct moments: each is converted once.
+    moment_codes, distinct_moments = pd.factorize(pd.to_datetime(moments.to_numpy()))
+    as_of = np.asarray(stored("as_of", [utc_moment(m) for m in distinct_moments]), dtype=object)
+    columns = {
+        "invoice_id": scored["invoice_id"].tolist(),
+        "model_version": stored("model_version", scored["model_version"].tolist()),
+        "as_of": as_of[moment_codes].tolist(),
+        "scored_at": stored("scored_at", [utcnow()]) * len(scored),
+        "inputs_hash": scored["inputs_hash"].tolist(),
+        "p_late": scored["p_late"].astype(float).tolist(),
+        "bucket_probabilities": _bucket_json(scored, bucket_names, stored),
+        "expected_days_late": scored["expected_days_late"].astype(float).tolist(),
+        "risk_tier": scored["risk_tier"].tolist(),
+        "reasons": (
+            stored("reasons", [{"reasons": found or []} for found in scored["reasons"]])
+            if "reasons" in scored
+            else stored("reasons", [{"reasons": []}]) * len(scored)
+        ),
+    }
+    names = [column.name for column in table.columns if column.name != "id"]
     statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
     )
-    records = list(zip(*values, strict=True))
+    records = list(zip(*(columns[name] for name in names), strict=True))
     with closing(connection.connection.driver_connection.cursor()) as cursor:
         for start in range(0, len(records), RECORD_CHUNK_ROWS):
             cursor.executemany(statement, records[start : start + RECORD_CHUNK_ROWS])
+
+
+def _bucket_json(scored: pd.DataFrame, bucket_names: list[str], stored) -> list[str]:
+    """The ``bucket_probabilities`` JSON of each row, as the column's own serialiser writes
+    it (keys in order, floats in their shortest form), built by formatting rather than
+    serialising a dict per row."""
+    values = scored[[f"p_{name}" for name in bucket_names]].to_numpy(dtype=float)
+    if not np.isfinite(values).all():  # JSON spells these its own way: leave it to the serialiser
+        return stored(
+            "bucket_probabilities",
+            [dict(zip(bucket_names, row, strict=True)) for row in values.tolist()],
+        )
+    template = "{{" + ", ".join(f"{json.dumps(name)}: {{!r}}" for name in bucket_names) + "}}"
+    return [template.format(*row) for row in values.tolist()]

@@ -22,7 +22,7 @@ def prediction_rows(
 ) -> list[dict[str, Any]]:
     """One ``predictions`` row per scored invoice; ``moments`` is aligned with ``scored``."""
     scored_at = utcnow()
-    as_of = [_utc(moment) for moment in pd.to_datetime(moments)]
+    as_of = [utc_moment(moment) for moment in pd.to_datetime(moments)]
     bucket_columns = [f"p_{name}" for name in bucket_names]
     return [
         {
@@ -41,7 +41,8 @@ def prediction_rows(
     ]
 
 
-def _utc(moment: pd.Timestamp) -> dt.datetime:
+def utc_moment(moment: pd.Timestamp) -> dt.datetime:
+    """A moment of a day (a naive timestamp, as features use) as a UTC datetime."""
     return moment.to_pydatetime().replace(tzinfo=dt.UTC)
 
 
