@@ -63,9 +63,16 @@ class FeatureSchema:
         computed once for all of a model's boosters instead of once per booster.
         """
         self._check_columns(features)
-        matrix = np.empty((len(features), len(self.columns)), dtype=np.float64)
+        # Column-major, so each column is one contiguous copy (LightGBM reads either order).
+        matrix = np.empty((len(features), len(self.columns)), dtype=np.float64, order="F")
         for position, column in enumerate(self.numeric):
-            matrix[:, position] = _numbers(features[column])
+            values = features[column]
+            if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+                values.dtype
+            ):
+                matrix[:, position] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:  # text or objects: coerced, unreadable values missing
+                matrix[:, position] = _numbers(values)
         for position, (column, levels) in enumerate(
             self.categorical.items(), start=len(self.numeric)
         ):
@@ -103,7 +110,9 @@ def _numbers(values: pd.Series) -> np.ndarray:
 def _category_codes(values: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
     """Codes into ``levels`` of the values as text: -1 when missing, ``other``'s code when
     not a kept level."""
-    text = values.astype("string")
-    codes = pd.Index(list(levels[:-1]), dtype="string").get_indexer(text).astype(np.int16)
-    codes[(codes < 0) & text.notna().to_numpy()] = len(levels) - 1
-    return codes
+    # Each distinct value is looked up once: a column holds a few methods or channels.
+    positions, distinct = pd.factorize(values.to_numpy(dtype=object))
+    code_of = {level: code for code, level in enumerate(levels[:-1])}
+    other = len(levels) - 1
+    distinct_codes = np.array([code_of.get(str(v), other) for v in distinct] + [-1], np.int16)
+    return distinct_codes[positions]  # position -1 (missing) picks the trailing -1
