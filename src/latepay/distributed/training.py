@@ -45,12 +45,13 @@ from latepay.distributed.features import ROW_COLUMNS
 from latepay.errors import InputError
 from latepay.evaluation.metrics import choose_threshold
 from latepay.features import LabelSpec, categorical_features
-from latepay.models.base import MIN_PER_CLASS, LatenessProfile, TrainingData
+from latepay.models.base import LatenessProfile, TrainingData
 from latepay.models.calibration import Calibrator
 from latepay.models.gbm import (
     EARLY_STOPPING_MIN_DELTA,
     EARLY_STOPPING_ROUNDS,
     GradientBoostingLateModel,
+    SecondaryQuestion,
     _time_split,
 )
 from latepay.models.schema import MIN_CATEGORY_COUNT, OTHER, FeatureSchema
@@ -122,8 +123,26 @@ def fit_gbm_on_dask(
             cost_needless_reminder=model.cost_needless_reminder,
         )
     )
-    model.bucket_booster_ = _fit_bucket(client, model, rows, labels, split_day)
-    model.days_booster_ = _fit_days(client, model, rows, labels, split_day)
+    model.bucket_booster_ = _fit_secondary(
+        client,
+        model,
+        rows,
+        labels,
+        split_day,
+        model.bucket_question(labels),
+        lgb.DaskLGBMClassifier,
+        "late_bucket",
+    )
+    model.days_booster_ = _fit_secondary(
+        client,
+        model,
+        rows,
+        labels,
+        split_day,
+        model.days_question(labels),
+        lgb.DaskLGBMRegressor,
+        "log_days_late",
+    )
     calibration_days = labels.issue_dates[labels.issue_dates >= split_day]
     model.calibration_window_ = (
         calibration_days.iloc[0].date().isoformat(),
@@ -219,69 +238,23 @@ def _raw_scores(x: pd.DataFrame, booster: lgb.Booster) -> pd.Series:
     return pd.Series(booster.predict(x) if len(x) else np.empty(0), index=x.index)
 
 
-def _fit_bucket(
-    client: Client,
-    model: GradientBoostingLateModel,
-    rows: dd.DataFrame,
-    labels: TrainingData,
-    split_day: pd.Timestamp,
-) -> lgb.Booster | None:
-    """As ``GradientBoostingLateModel._fit_bucket``: P(bucket | late), or None."""
-    n_late_buckets = len(labels.spec.bucket_names) - 1
-    decided_buckets = labels.bucket[labels.bucket >= 1]
-    if np.bincount(decided_buckets - 1, minlength=n_late_buckets).min() < MIN_PER_CLASS:
-        return None
-    if n_late_buckets == 2:
-        params = model._lgb_params("binary")
-    else:
-        params = model._lgb_params("multiclass", num_class=n_late_buckets)
-    validated = labels.bucket[labels.issue_dates.to_numpy() >= split_day] >= 1
-    return _fit_secondary(
-        client, model, rows, lgb.DaskLGBMClassifier, params, "late_bucket", split_day, validated
-    )
-
-
-def _fit_days(
-    client: Client,
-    model: GradientBoostingLateModel,
-    rows: dd.DataFrame,
-    labels: TrainingData,
-    split_day: pd.Timestamp,
-) -> lgb.Booster | None:
-    """As ``GradientBoostingLateModel._fit_days``: log1p days late given late, or None."""
-    known = (labels.is_late == 1) & ~np.isnan(labels.days_late)
-    if known.sum() < MIN_PER_CLASS:
-        return None
-    validated = known[labels.issue_dates.to_numpy() >= split_day]
-    return _fit_secondary(
-        client,
-        model,
-        rows,
-        lgb.DaskLGBMRegressor,
-        model._lgb_params("regression"),
-        "log_days_late",
-        split_day,
-        validated,
-    )
-
-
 def _fit_secondary(
     client: Client,
     model: GradientBoostingLateModel,
     rows: dd.DataFrame,
-    estimator_class,
-    params: dict,
-    target: str,
+    labels: TrainingData,
     split_day: pd.Timestamp,
-    validation_rows: np.ndarray,
-) -> lgb.Booster:
+    question: SecondaryQuestion | None,
+    estimator_class,
+    target: str,
+) -> lgb.Booster | None:
     """As ``GradientBoostingLateModel._fit_secondary``: trained on the ``target`` rows before
-    ``split_day``, cut where the rows from it stop improving (when there are enough of them,
-    ``validation_rows`` telling which they are)."""
-    rounds = max(50, model.n_estimators // 3)
+    ``split_day``, cut where the rows from it stop improving (when there are enough of them)."""
+    if question is None:
+        return None
     x_fit, y_fit = _model_input(rows, model.schema_, _Rows(slice(None, split_day), target))
-    estimator = _estimator(estimator_class, client, params, rounds=rounds)
-    if validation_rows.sum() < MIN_PER_CLASS:
+    estimator = _estimator(estimator_class, client, question.params, rounds=question.rounds)
+    if not question.validated(question.rows[labels.issue_dates.to_numpy() >= split_day]):
         with _lightgbm_on_dask(client):
             return estimator.fit(x_fit, y_fit).booster_
     x_cal, y_cal = _model_input(rows, model.schema_, _Rows(slice(split_day, None), target))

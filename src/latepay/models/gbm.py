@@ -21,6 +21,7 @@ JSON: nothing is pickled.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
@@ -42,6 +43,22 @@ FORMAT_VERSION = 1
 # was the same from about 300 rounds on.
 EARLY_STOPPING_ROUNDS = 50
 EARLY_STOPPING_MIN_DELTA = 1e-4
+
+
+@dataclass(frozen=True)
+class SecondaryQuestion:
+    """What a bucket or days booster learns: its LightGBM parameters, which training rows it
+    learns from (``rows``, a mask over the whole window), their target and its most rounds."""
+
+    params: dict
+    rows: np.ndarray
+    target: np.ndarray
+    rounds: int
+
+    @staticmethod
+    def validated(validation_rows: np.ndarray) -> bool:
+        """Whether these rows of the newest slice are enough to stop early by."""
+        return int(validation_rows.sum()) >= MIN_PER_CLASS
 
 
 class GradientBoostingLateModel:
@@ -151,8 +168,12 @@ class GradientBoostingLateModel:
                 cost_needless_reminder=self.cost_needless_reminder,
             )
         )
-        self.bucket_booster_ = self._fit_bucket(x_fit, x_cal, data, split, weights)
-        self.days_booster_ = self._fit_days(x_fit, x_cal, data, split, weights)
+        self.bucket_booster_ = self._fit_secondary(
+            self.bucket_question(data), x_fit, x_cal, split, weights
+        )
+        self.days_booster_ = self._fit_secondary(
+            self.days_question(data), x_fit, x_cal, split, weights
+        )
         self.calibration_window_ = (
             calibration_part.issue_dates.iloc[0].date().isoformat(),
             calibration_part.issue_dates.iloc[-1].date().isoformat(),
@@ -199,14 +220,7 @@ class GradientBoostingLateModel:
             params, train_set, valid_set, self.n_estimators, validated=len(y_cal) > 0
         )
 
-    def _fit_bucket(
-        self,
-        x_fit: pd.DataFrame,
-        x_cal: pd.DataFrame,
-        data: TrainingData,
-        split: int,
-        weights: np.ndarray | None,
-    ) -> lgb.Booster | None:
+    def bucket_question(self, data: TrainingData) -> SecondaryQuestion | None:
         """P(bucket | late), or None when a late bucket has too few examples to learn from."""
         n_late_buckets = len(data.spec.bucket_names) - 1
         decided = data.bucket >= 1
@@ -217,48 +231,48 @@ class GradientBoostingLateModel:
             params = self._lgb_params("binary")
         else:
             params = self._lgb_params("multiclass", num_class=n_late_buckets)
-        return self._fit_secondary(params, x_fit, x_cal, decided, data.bucket - 1, split, weights)
+        return SecondaryQuestion(params, decided, data.bucket - 1, self._secondary_rounds())
 
-    def _fit_days(
-        self,
-        x_fit: pd.DataFrame,
-        x_cal: pd.DataFrame,
-        data: TrainingData,
-        split: int,
-        weights: np.ndarray | None,
-    ) -> lgb.Booster | None:
+    def days_question(self, data: TrainingData) -> SecondaryQuestion | None:
         """Days late given late (on log1p scale), or None with too few settled late invoices."""
         known = (data.is_late == 1) & ~np.isnan(data.days_late)
         if known.sum() < MIN_PER_CLASS:
             return None
-        params = self._lgb_params("regression")
         target = np.log1p(np.where(known, data.days_late, 0.0))
-        return self._fit_secondary(params, x_fit, x_cal, known, target, split, weights)
+        return SecondaryQuestion(
+            self._lgb_params("regression"), known, target, self._secondary_rounds()
+        )
+
+    def _secondary_rounds(self) -> int:
+        return max(50, self.n_estimators // 3)
 
     def _fit_secondary(
         self,
-        params: dict,
+        question: SecondaryQuestion | None,
         x_fit: pd.DataFrame,
         x_cal: pd.DataFrame,
-        rows: np.ndarray,
-        target: np.ndarray,
         split: int,
         weights: np.ndarray | None,
-    ) -> lgb.Booster:
-        """A booster on the selected ``rows`` (over the whole window), learning from those
-        before ``split`` and early-stopped on those after it."""
-        fit_rows, cal_rows = rows[:split], rows[split:]
+    ) -> lgb.Booster | None:
+        """The booster answering ``question``: learning from its rows before ``split``,
+        early-stopped on those after it."""
+        if question is None:
+            return None
+        fit_rows, cal_rows = question.rows[:split], question.rows[split:]
         train_set = lgb.Dataset(
             x_fit[fit_rows],
-            label=target[:split][fit_rows],
+            label=question.target[:split][fit_rows],
             weight=None if weights is None else weights[:split][fit_rows],
         )
         valid_set = lgb.Dataset(
-            x_cal[cal_rows], label=target[split:][cal_rows], reference=train_set
+            x_cal[cal_rows], label=question.target[split:][cal_rows], reference=train_set
         )
-        rounds = max(50, self.n_estimators // 3)
         return _train_early_stopped(
-            params, train_set, valid_set, rounds, validated=cal_rows.sum() >= MIN_PER_CLASS
+            question.params,
+            train_set,
+            valid_set,
+            question.rounds,
+            validated=question.validated(cal_rows),
         )
 
     # ------------------------------------------------------------- predict

@@ -66,13 +66,7 @@ class FeatureSchema:
         # Column-major, so each column is one contiguous copy (LightGBM reads either order).
         matrix = np.empty((len(features), len(self.columns)), dtype=np.float64, order="F")
         for position, column in enumerate(self.numeric):
-            values = features[column]
-            if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
-                values.dtype
-            ):
-                matrix[:, position] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            else:  # text or objects: coerced, unreadable values missing
-                matrix[:, position] = _numbers(values)
+            matrix[:, position] = _numbers(features[column])
         for position, (column, levels) in enumerate(
             self.categorical.items(), start=len(self.numeric)
         ):
@@ -104,7 +98,10 @@ class FeatureSchema:
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    """The values as floats: numbers as they are, text coerced (unreadable values missing)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _category_codes(values: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
