@@ -26,6 +26,19 @@ def test_history_sentences_read_like_a_collector_would_say_them() -> None:
     )
 
 
+def test_economic_indicator_sentences_say_which_way_it_moved() -> None:
+    r = row(econ_industry_activity_index_chg3m=-3.2, econ_industry_activity_index_vs12m=-15.25)
+    assert sentence_for("econ_industry_activity_index_chg3m", r) == (
+        "industry activity index down 3.20 over 3 months"
+    )
+    assert sentence_for("econ_industry_activity_index_vs12m", r) == (
+        "industry activity index 15.25 below its 12-month average"
+    )
+    assert sentence_for("econ_policy_rate_chg3m", row(econ_policy_rate_chg3m=0.0)) == (
+        "policy rate unchanged over 3 months"
+    )
+
+
 def test_unknown_or_missing_values_fall_back_to_plain_words() -> None:
     assert sentence_for("econ_activity", row(econ_activity=97.25)) == "activity at 97.25"
     assert sentence_for("hist_late_ratio", row(hist_late_ratio=math.nan)) == (

@@ -3,6 +3,11 @@
 An indicator's value for a period is taken as published on the last day of that period's month,
 so it is known from the first day of the next month on. That is conservative for indicators
 published sooner and honest for the usual monthly releases.
+
+Besides its latest value, each indicator gives its change over the last few periods and its
+distance from its own average over the last year. A shock in one industry is then the same
+number whatever that industry's usual level, so a model retrained on a downturn can tell when
+a later one starts, and when it has passed.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ import pandas as pd
 from latepay.features.events import EventStream, GroupCodes, day_numbers
 
 CHANGE_PERIODS = 3
+LEVEL_PERIODS = 12
 
 
 def indicator_feature_names(indicators: pd.DataFrame) -> list[str]:
-    """The two features each indicator adds: its latest value and its 3-period change."""
-    names = []
-    for name in sorted(indicators["name"].dropna().unique()):
-        slug = _slug(name)
-        names += [f"econ_{slug}", f"econ_{slug}_chg{CHANGE_PERIODS}m"]
-    return names
+    """The three features each indicator adds (see :func:`economy_features`)."""
+    return [
+        feature
+        for name in sorted(indicators["name"].dropna().unique())
+        for feature in _feature_names(_slug(name))
+    ]
 
 
 def economy_features(
@@ -31,7 +37,9 @@ def economy_features(
     query_customers: pd.DataFrame,
     query_days: np.ndarray,
 ) -> pd.DataFrame:
-    """Latest published value and 3-period change of every indicator, for each query.
+    """Every indicator's latest published value, for each query, with its change over
+    :data:`CHANGE_PERIODS` periods and its difference from the mean of the latest
+    :data:`LEVEL_PERIODS` published values (missing until that many are published).
 
     Parameters
     ----------
@@ -46,20 +54,30 @@ def economy_features(
     for name, series in indicators.groupby("name", sort=True):
         slug = _slug(name)
         series = series.sort_values(["key", "period"], kind="stable")
-        change = series["value"] - series.groupby("key")["value"].shift(CHANGE_PERIODS)
+        values = series.groupby("key")["value"]
+        per_period = (
+            series["value"],
+            series["value"] - values.shift(CHANGE_PERIODS),
+            series["value"]
+            - values.transform(
+                lambda v: v.rolling(LEVEL_PERIODS, min_periods=LEVEL_PERIODS).mean()
+            ),
+        )
         published = day_numbers(series["period"] + pd.offsets.MonthEnd(0))
         query_keys = _join_keys(set(series["key"]), query_customers)
         codes = GroupCodes(series["key"], query_keys)
         stream = EventStream(codes.encode(series["key"]), published)
         last = stream.last_event_before(codes.encode(query_keys), query_days)
         found = last >= 0
-        value = np.full(len(query_days), np.nan)
-        value[found] = series["value"].to_numpy(dtype=float)[last[found]]
-        delta = np.full(len(query_days), np.nan)
-        delta[found] = change.to_numpy(dtype=float)[last[found]]
-        out[f"econ_{slug}"] = value
-        out[f"econ_{slug}_chg{CHANGE_PERIODS}m"] = delta
+        for feature, by_period in zip(_feature_names(slug), per_period, strict=True):
+            column = np.full(len(query_days), np.nan)
+            column[found] = by_period.to_numpy(dtype=float)[last[found]]
+            out[feature] = column
     return pd.DataFrame(out, index=range(len(query_days)))
+
+
+def _feature_names(slug: str) -> list[str]:
+    return [f"econ_{slug}", f"econ_{slug}_chg{CHANGE_PERIODS}m", f"econ_{slug}_vs{LEVEL_PERIODS}m"]
 
 
 def _join_keys(keys: set[str], customers: pd.DataFrame) -> pd.Series:

@@ -136,7 +136,8 @@ SENTENCES: dict[str, Callable[[Row], str]] = {
 
 
 def _family_sentence(feature: str, row: Row) -> str | None:
-    """Sentences for feature families named by a pattern (last-k payments, same-kind history)."""
+    """Sentences for feature families named by a pattern (last-k payments, same-kind history,
+    changes of economic indicators)."""
     value = row[feature]
     last = re.fullmatch(r"hist_(days_late|days_to_pay|late_ratio)_last(\d+)", feature)
     if last:
@@ -161,6 +162,15 @@ def _family_sentence(feature: str, row: Row) -> str | None:
         if what == "avg_days_to_pay":
             return f"takes {value:.0f} days to pay {kind}"
         return f"{_n(value)} earlier {kind} paid"
+    economy = re.fullmatch(r"econ_(.+)_(chg|vs)(\d+)m", feature)
+    if economy:
+        name, how, periods = economy.groups()
+        if how == "chg":
+            direction = "up" if value > 0 else "down" if value < 0 else "unchanged"
+            amount = f" {abs(value):.2f}" if value else ""
+            return f"{_label(name)} {direction}{amount} over {periods} months"
+        side = "above" if value >= 0 else "below"
+        return f"{_label(name)} {abs(value):.2f} {side} its {periods}-month average"
     return None
 
 
