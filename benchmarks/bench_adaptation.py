@@ -33,8 +33,10 @@ Brier score, next to the ROC AUC of the generator's true probabilities at issuan
 any model could do). Months are reported while every invoice issued in them has a known
 outcome at the end of the ledger, by phase: before the downturn, in it (its window of months),
 and in the recovery after it; the decision column marks the retrains whose champion had
-trained on part of the window (its numbers there are optimistic). Exit code 1 when the
-retraining model's mean ROC AUC from the downturn on is below the frozen model's.
+trained on part of the window (its numbers there are optimistic). The verdict line compares each
+arm's mean ROC AUC from the downturn on with its mean before it; exit code 1 when the retraining
+model did not hold its own (its mean from the downturn on below its mean before, or below the
+frozen model's over the same months).
 """
 
 from __future__ import annotations
@@ -96,11 +98,35 @@ def main() -> int:
         row["phase"] = _phase(row["month"], window)
     console.print(_table(rows))
     console.print(_summary(rows))
+    verdict, held = _verdict(rows)
+    console.print(verdict)
     console.print(f"total {time.perf_counter() - started:.0f} s")
+    return 0 if held else 1
+
+
+def _verdict(rows: list[dict]) -> tuple[str, bool]:
+    """Whether retraining held its ROC AUC from the downturn on, against frozen; and the words.
+
+    Held: its mean from the downturn on is at least its own mean before the downturn and at
+    least the frozen model's mean over the same months.
+    """
+    before = [r for r in rows if r["phase"] == "before"]
     after = [r for r in rows if r["phase"] != "before"]
-    frozen_after = np.mean([r["frozen"]["roc_auc"] for r in after])
-    retraining_after = np.mean([r["retraining"]["roc_auc"] for r in after])
-    return 0 if retraining_after >= frozen_after else 1
+
+    def mean(model: str, months: list[dict]) -> float:
+        return float(np.mean([r[model]["roc_auc"] for r in months]))
+
+    changes = {
+        model: mean(model, after) - mean(model, before) for model in ("frozen", "retraining")
+    }
+    ahead = sum(r["retraining"]["roc_auc"] >= r["frozen"]["roc_auc"] for r in after)
+    held = changes["retraining"] >= 0 and mean("retraining", after) >= mean("frozen", after)
+    words = (
+        f"ROC AUC from the downturn on against before it: frozen {changes['frozen']:+.4f}, "
+        f"retraining {changes['retraining']:+.4f}; retraining at or above frozen in {ahead} of "
+        f"{len(after)} months; retraining {'held' if held else 'did not hold'} its ROC AUC"
+    )
+    return words, held
 
 
 def _phase(month: pd.Timestamp, window: range) -> str:
