@@ -58,10 +58,7 @@ def economy_features(
         per_period = (
             series["value"],
             series["value"] - values.shift(CHANGE_PERIODS),
-            series["value"]
-            - values.transform(
-                lambda v: v.rolling(LEVEL_PERIODS, min_periods=LEVEL_PERIODS).mean()
-            ),
+            series["value"] - values.rolling(LEVEL_PERIODS).mean().droplevel("key"),
         )
         published = day_numbers(series["period"] + pd.offsets.MonthEnd(0))
         query_keys = _join_keys(set(series["key"]), query_customers)

@@ -184,15 +184,7 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
     wanted = None if customer_ids is None else sorted(set(customer_ids))
 
     def select(table, columns):
-        # ``extra`` as the text stored, decoded by _expand_extra once per distinct text.
-        query = sa.select(
-            *[
-                sa.type_coerce(table.__table__.c[c], sa.Text).label(c)
-                if c == "extra"
-                else table.__table__.c[c]
-                for c in columns
-            ]
-        )
+        query = sa.select(*[_as_stored(table.__table__.c[c]) for c in columns])
         if wanted is not None and "customer_id" in columns:
             query = query.where(table.__table__.c.customer_id.in_(wanted))
         return query
@@ -219,6 +211,27 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
         indicators=indicators,
         promises=promises,
     )
+
+
+def _as_stored(column: sa.Column) -> sa.ColumnElement:
+    """``column`` read as the driver gives it, converted later a whole column at a time.
+
+    SQLAlchemy would turn each stored date text, number and flag into a Python object one value
+    at a time, which costs more than reading the rows; :meth:`Ledger.from_frames` parses whole
+    columns instead (ISO date text from SQLite and date objects from PostgreSQL alike). ``extra``
+    stays the text stored, decoded by :func:`_expand_extra` once per distinct text.
+    """
+    if column.name == "extra":
+        raw = sa.Text
+    elif isinstance(column.type, sa.Date):
+        raw = sa.String
+    elif isinstance(column.type, sa.Numeric):
+        raw = sa.Float
+    elif isinstance(column.type, sa.Boolean):
+        raw = sa.Integer
+    else:
+        return column
+    return sa.type_coerce(column, raw).label(column.name)
 
 
 def _read_promises(connection: sa.Connection, wanted: list[str] | None) -> pd.DataFrame:
