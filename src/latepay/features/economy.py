@@ -23,15 +23,6 @@ CHANGE_PERIODS = 3
 LEVEL_PERIODS = 12
 
 
-def indicator_feature_names(indicators: pd.DataFrame) -> list[str]:
-    """The three features each indicator adds (see :func:`economy_features`)."""
-    return [
-        feature
-        for name in sorted(indicators["name"].dropna().unique())
-        for feature in _feature_names(_slug(name))
-    ]
-
-
 def economy_features(
     indicators: pd.DataFrame,
     query_customers: pd.DataFrame,
