@@ -23,6 +23,14 @@ def test_buckets_are_stable_and_in_range():
     assert customer_buckets(pd.Series(["C000123"]), 7)[0] == buckets[123]
 
 
+def copy_of_files(imported, tmp_path):
+    files = tmp_path / "files"
+    files.mkdir()
+    for path in imported.files.iterdir():
+        (files / path.name).write_bytes(path.read_bytes())
+    return files
+
+
 @pytest.mark.slow  # the session's generated ledger, imported twice
 def test_each_customer_lives_in_exactly_one_bucket(imported):
     dataset = imported.dataset
@@ -57,10 +65,7 @@ def test_dataset_holds_the_same_ledger_as_the_database_import(imported):
 
 @pytest.mark.slow  # the session's generated ledger, imported twice
 def test_a_file_with_a_bad_row_writes_no_dataset(imported, tmp_path):
-    files = tmp_path / "files"
-    files.mkdir()
-    for path in imported.files.iterdir():
-        (files / path.name).write_bytes(path.read_bytes())
+    files = copy_of_files(imported, tmp_path)
     invoices = pd.read_parquet(files / "invoices.parquet")
     invoices.loc[3, "amount"] = 0.0
     invoices.to_parquet(files / "invoices.parquet", index=False)
@@ -70,6 +75,19 @@ def test_a_file_with_a_bad_row_writes_no_dataset(imported, tmp_path):
     (error,) = result.report.errors
     assert (error.file, error.line, error.column) == ("invoices.parquet", 5, "amount")
     assert result.report.entities["payments"].skipped
+
+
+@pytest.mark.slow  # the session's generated ledger, imported once more
+def test_a_repeated_key_names_the_line_it_repeats_as_the_database_import_does(imported, tmp_path):
+    files = copy_of_files(imported, tmp_path)
+    invoices = pd.read_parquet(files / "invoices.parquet")
+    repeat = invoices.iloc[[3]].assign(amount=invoices["amount"].iloc[3] + 1)
+    pd.concat([invoices, repeat], ignore_index=True).to_parquet(
+        files / "invoices.parquet", index=False
+    )
+    result = import_to_dataset(files / "mapping.yaml", tmp_path / "dataset")
+    (error,) = [e for e in result.report.errors if e.line == len(invoices) + 2]
+    assert error.reason.endswith("(first on line 5)")
 
 
 def test_a_folder_that_is_not_a_dataset_is_refused(tmp_path):

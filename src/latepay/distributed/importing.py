@@ -30,13 +30,18 @@ from latepay.features.ledger import (
     INVOICE_EXTRA_PREFIX,
     _expand_extra,
 )
-from latepay.ingest import EntityCounts, ImportReport, RowError, load_mapping
+from latepay.ingest import EntityCounts, ImportReport, load_mapping
 from latepay.ingest.canonical import ENTITIES
+from latepay.ingest.importer import MAX_ERRORS_PER_FILE, MAX_VALUE_CHARS
 from latepay.ingest.readers import SourceTable, read_header, read_table
 from latepay.ingest.settlement import settlement_dates
-from latepay.ingest.validation import ValidatedRows, check_payments_against_invoices, validate
+from latepay.ingest.validation import (
+    ValidatedRows,
+    check_payments_against_invoices,
+    rejection,
+    validate,
+)
 
-MAX_ERRORS_PER_FILE = 1000
 # The ledger columns each entity keeps (plus ``extra`` where the mapping declares features).
 _LEDGER_COLUMNS = {
     "invoices": INVOICE_COLUMNS,
@@ -186,28 +191,6 @@ def _with_extras(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
 
 def _reject(source: SourceTable, validated: ValidatedRows, report: ImportReport) -> int:
     """Add the file's problems to ``report``; return how many rows were rejected."""
-    problems = validated.problems.frame()
-    errors = [
-        RowError(
-            source.name,
-            int(line),
-            "",
-            row.text[:200],
-            f"has {row.fields} fields but the header has {source.expected_fields}",
-        )
-        for row, line in zip(source.malformed_rows, source.malformed_lines(), strict=True)
-    ]
-    shown = problems.head(MAX_ERRORS_PER_FILE)
-    lines = source.lines(shown["position"].to_numpy(dtype=np.int64)) if len(shown) else []
-    for problem, line in zip(shown.itertuples(index=False), lines, strict=True):
-        errors.append(
-            RowError(
-                source.name, int(line), problem.column, str(problem.value)[:200], problem.reason
-            )
-        )
-    report.errors.extend(sorted(errors, key=lambda error: error.line)[:MAX_ERRORS_PER_FILE])
-    return (
-        int(problems["position"].nunique()) + len(source.malformed_rows)
-        if len(problems)
-        else len(source.malformed_rows)
-    )
+    rejected = rejection(source, validated, limit=MAX_ERRORS_PER_FILE, value_chars=MAX_VALUE_CHARS)
+    report.errors.extend(rejected.errors)
+    return rejected.rows

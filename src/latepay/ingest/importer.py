@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -29,7 +28,7 @@ from latepay.ingest.canonical import ENTITIES, PAYMENTS, EntitySpec
 from latepay.ingest.lookup import is_in
 from latepay.ingest.mapping import EntityMapping, load_mapping
 from latepay.ingest.readers import SourceTable, read_header, read_table
-from latepay.ingest.report import EntityCounts, ImportReport, RowError
+from latepay.ingest.report import EntityCounts, ImportReport
 from latepay.ingest.settlement import (
     payments_once_written,
     resettle_invoices,
@@ -42,13 +41,18 @@ from latepay.ingest.upsert import (
     insert_missing_customers,
     plan_upsert,
 )
-from latepay.ingest.validation import ValidatedRows, check_payments_against_invoices, validate
+from latepay.ingest.validation import (
+    ValidatedRows,
+    check_payments_against_invoices,
+    rejection,
+    validate,
+)
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 MAX_ERRORS_PER_FILE = 1000  # the rest are counted in ``rejected`` and a warning
-_MAX_VALUE_CHARS = 200
+MAX_VALUE_CHARS = 200
 
 
 def import_mapping(
@@ -306,48 +310,12 @@ def _create_missing_customers(
 def _reject_file(
     source: SourceTable, validated: ValidatedRows, counts: EntityCounts, report: ImportReport
 ) -> None:
-    problems = validated.problems.frame()
-    counts.rejected = int(problems["position"].nunique()) + len(source.malformed_rows)
-    errors = [
-        RowError(
-            file=source.name,
-            line=int(line),
-            column="",
-            value=row.text[:_MAX_VALUE_CHARS],
-            reason=f"has {row.fields} fields but the header has {source.expected_fields}",
-        )
-        for row, line in zip(
-            source.malformed_rows[:MAX_ERRORS_PER_FILE],
-            source.malformed_lines()[:MAX_ERRORS_PER_FILE],
-            strict=True,
-        )
-    ]
-    shown = problems.head(MAX_ERRORS_PER_FILE - len(errors))
-    if len(shown):
-        lines = source.lines(shown["position"].to_numpy())
-        first_positions = shown["first_position"].to_numpy(dtype=np.int64)
-        first_lines = source.lines(np.maximum(first_positions, 0))
-        for problem, line, first_line, first_position in zip(
-            shown.itertuples(index=False), lines, first_lines, first_positions, strict=True
-        ):
-            reason = problem.reason
-            if first_position >= 0:
-                reason = f"{reason} (first on line {first_line})"
-            errors.append(
-                RowError(
-                    file=source.name,
-                    line=int(line),
-                    column=problem.column,
-                    value=str(problem.value)[:_MAX_VALUE_CHARS],
-                    reason=reason,
-                )
-            )
-    errors.sort(key=lambda error: error.line)
-    report.errors.extend(errors)
-    total = len(problems) + len(source.malformed_rows)
-    if total > len(errors):
+    rejected = rejection(source, validated, limit=MAX_ERRORS_PER_FILE, value_chars=MAX_VALUE_CHARS)
+    counts.rejected = rejected.rows
+    report.errors.extend(rejected.errors)
+    if rejected.total > len(rejected.errors):
         report.warnings.append(
-            f"{source.name}: {total - len(errors):,} more errors not listed "
+            f"{source.name}: {rejected.total - len(rejected.errors):,} more errors not listed "
             f"({counts.rejected:,} rows rejected in all)"
         )
     logger.info("%s: %s rows rejected; nothing written", source.name, counts.rejected)

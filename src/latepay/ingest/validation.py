@@ -29,6 +29,7 @@ from latepay.ingest.fingerprint import canonical_text, derived_ids, fingerprints
 from latepay.ingest.lookup import lookup
 from latepay.ingest.mapping import EntityMapping
 from latepay.ingest.readers import SourceTable
+from latepay.ingest.report import RowError
 from latepay.ingest.values import (
     ParsedColumn,
     no_reasons,
@@ -462,3 +463,70 @@ def _report_conflicts(
             first_position=first_position,
         )
         reported |= new
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a file's rows cannot be taken, as its user reads it.
+
+    Attributes
+    ----------
+    errors
+        The first errors by line: rows with the wrong number of fields and rejected values.
+    total
+        Errors in all, listed or not.
+    rows
+        Distinct rows with at least one error.
+    """
+
+    errors: list[RowError]
+    total: int
+    rows: int
+
+
+def rejection(
+    source: SourceTable, validated: ValidatedRows, *, limit: int, value_chars: int
+) -> Rejection:
+    """The first ``limit`` errors of ``source`` by line, each value cut to ``value_chars``.
+
+    A duplicate key names the line of the row it repeats or conflicts with.
+    """
+    problems = validated.problems.frame()
+    errors = [
+        RowError(
+            file=source.name,
+            line=int(line),
+            column="",
+            value=row.text[:value_chars],
+            reason=f"has {row.fields} fields but the header has {source.expected_fields}",
+        )
+        for row, line in zip(
+            source.malformed_rows[:limit], source.malformed_lines()[:limit], strict=True
+        )
+    ]
+    shown = problems.head(limit)
+    if len(shown):
+        lines = source.lines(shown["position"].to_numpy(dtype=np.int64))
+        first_positions = shown["first_position"].to_numpy(dtype=np.int64)
+        first_lines = source.lines(np.maximum(first_positions, 0))
+        for problem, line, first_line, first_position in zip(
+            shown.itertuples(index=False), lines, first_lines, first_positions, strict=True
+        ):
+            reason = problem.reason
+            if first_position >= 0:
+                reason = f"{reason} (first on line {first_line})"
+            errors.append(
+                RowError(
+                    file=source.name,
+                    line=int(line),
+                    column=problem.column,
+                    value=str(problem.value)[:value_chars],
+                    reason=reason,
+                )
+            )
+    errors.sort(key=lambda error: error.line)
+    return Rejection(
+        errors=errors[:limit],
+        total=len(problems) + len(source.malformed_rows),
+        rows=int(problems["position"].nunique()) + len(source.malformed_rows),
+    )

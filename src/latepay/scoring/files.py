@@ -19,17 +19,16 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from latepay.errors import InputError
 from latepay.features import Ledger
 from latepay.features.ledger import INVOICE_EXTRA_PREFIX
-from latepay.ingest import EntityMapping, RowError, load_mapping
+from latepay.ingest import EntityMapping, load_mapping
 from latepay.ingest.canonical import INVOICES
 from latepay.ingest.readers import SourceTable, read_header, read_table
-from latepay.ingest.validation import ValidatedRows, validate
+from latepay.ingest.validation import ValidatedRows, rejection, validate
 from latepay.models.training import LateModel
 from latepay.scoring.batch import REASONS_PER_INVOICE, BatchScores, OnChunk, score_and_record
 
@@ -248,40 +247,12 @@ def _check_columns(
 
 def _refuse_bad_rows(source: SourceTable, validated: ValidatedRows) -> None:
     """Raise one InputError naming the first bad rows, when there are any."""
-    problems = validated.problems.frame()
-    if problems.empty and not source.malformed_rows:
+    rejected = rejection(source, validated, limit=PROBLEMS_SHOWN, value_chars=_MAX_VALUE_CHARS)
+    if not rejected.total:
         return
-    errors = [
-        RowError(
-            file=source.name,
-            line=int(line),
-            column="",
-            value=row.text[:_MAX_VALUE_CHARS],
-            reason=f"has {row.fields} fields but the header has {source.expected_fields}",
-        )
-        for row, line in zip(
-            source.malformed_rows[:PROBLEMS_SHOWN],
-            source.malformed_lines()[:PROBLEMS_SHOWN],
-            strict=True,
-        )
-    ]
-    shown = problems.head(PROBLEMS_SHOWN)
-    lines = source.lines(shown["position"].to_numpy(dtype=np.int64))
-    first_lines = source.lines(np.maximum(shown["first_position"].to_numpy(dtype=np.int64), 0))
-    for problem, line, first_line in zip(
-        shown.itertuples(index=False), lines, first_lines, strict=True
-    ):
-        reason = problem.reason
-        if problem.first_position >= 0:
-            reason = f"{reason} (first on line {first_line})"
-        value = str(problem.value)[:_MAX_VALUE_CHARS]
-        errors.append(RowError(source.name, int(line), problem.column, value, reason))
-    errors = sorted(errors, key=lambda error: error.line)[:PROBLEMS_SHOWN]
-    bad_rows = problems["position"].nunique() + len(source.malformed_rows)
-    total = len(problems) + len(source.malformed_rows)
-    more = f"; and {total - len(errors):,} more" if total > len(errors) else ""
+    unlisted = rejected.total - len(rejected.errors)
     raise InputError(
-        f"{source.name}: {bad_rows:,} rows cannot be scored, so none was: "
-        + "; ".join(str(error) for error in errors)
-        + more
+        f"{source.name}: {rejected.rows:,} rows cannot be scored, so none was: "
+        + "; ".join(str(error) for error in rejected.errors)
+        + (f"; and {unlisted:,} more" if unlisted else "")
     )
