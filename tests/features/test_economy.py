@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from latepay.features.economy import economy_features
+from latepay.features.economy import Economy
 from latepay.features.events import day_numbers
 
 PERIODS = pd.date_range("2022-01-01", periods=15, freq="MS")
@@ -25,7 +25,7 @@ def indicators() -> pd.DataFrame:
 
 def features_on(days: list[str], industries: list[str]) -> pd.DataFrame:
     customers = pd.DataFrame({"industry": industries, "country": None})
-    return economy_features(indicators(), customers, day_numbers(pd.to_datetime(days)))
+    return Economy(indicators()).features(customers, day_numbers(pd.to_datetime(days)))
 
 
 def test_each_indicator_gives_its_value_change_and_distance_from_its_year() -> None:

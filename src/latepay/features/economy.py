@@ -13,6 +13,7 @@ a later one starts, and when it has passed.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,12 +24,20 @@ CHANGE_PERIODS = 3
 LEVEL_PERIODS = 12
 
 
-def economy_features(
-    indicators: pd.DataFrame,
-    query_customers: pd.DataFrame,
-    query_days: np.ndarray,
-) -> pd.DataFrame:
-    """Every indicator's latest published value, for each query, with its change over
+@dataclass(frozen=True)
+class _Indicator:
+    """One indicator's publications, keyed by industry, country or '' (global)."""
+
+    keys: frozenset[str]
+    codes: GroupCodes
+    published: EventStream
+    # Per publication, in the order given to the stream: value, change and distance.
+    by_period: tuple[np.ndarray, np.ndarray, np.ndarray]
+    feature_names: list[str]
+
+
+class Economy:
+    """Every indicator's latest published value as of a moment, with its change over
     :data:`CHANGE_PERIODS` periods and its difference from the mean of the latest
     :data:`LEVEL_PERIODS` published values (missing until that many are published).
 
@@ -36,32 +45,47 @@ def economy_features(
     ----------
     indicators : DataFrame
         name, key, period, value. ``key`` is an industry, a country or '' (global).
-    query_customers : DataFrame
-        industry and country of each query's customer.
-    query_days : ndarray
-        Each query's moment, from :func:`day_numbers`.
     """
-    out: dict[str, np.ndarray] = {}
-    for name, series in indicators.groupby("name", sort=True):
-        slug = _slug(name)
+
+    def __init__(self, indicators: pd.DataFrame) -> None:
+        self._indicators = [
+            self._prepare(str(name), series)
+            for name, series in indicators.groupby("name", sort=True)
+        ]
+
+    @staticmethod
+    def _prepare(name: str, series: pd.DataFrame) -> _Indicator:
         series = series.sort_values(["key", "period"], kind="stable")
         values = series.groupby("key")["value"]
-        per_period = (
+        by_period = (
             series["value"],
             series["value"] - values.shift(CHANGE_PERIODS),
             series["value"] - values.rolling(LEVEL_PERIODS).mean().droplevel("key"),
         )
+        codes = GroupCodes(series["key"])
         published = day_numbers(series["period"] + pd.offsets.MonthEnd(0))
-        query_keys = _join_keys(set(series["key"]), query_customers)
-        codes = GroupCodes(series["key"], query_keys)
-        stream = EventStream(codes.encode(series["key"]), published)
-        last = stream.last_event_before(codes.encode(query_keys), query_days)
-        found = last >= 0
-        for feature, by_period in zip(_feature_names(slug), per_period, strict=True):
-            column = np.full(len(query_days), np.nan)
-            column[found] = by_period.to_numpy(dtype=float)[last[found]]
-            out[feature] = column
-    return pd.DataFrame(out, index=range(len(query_days)))
+        return _Indicator(
+            keys=frozenset(series["key"]),
+            codes=codes,
+            published=EventStream(codes.encode(series["key"]), published),
+            by_period=tuple(column.to_numpy(dtype=float) for column in by_period),
+            feature_names=_feature_names(_slug(name)),
+        )
+
+    def features(self, query_customers: pd.DataFrame, query_days: np.ndarray) -> pd.DataFrame:
+        """Features of each query, by its customer's industry and country, at its moment."""
+        out: dict[str, np.ndarray] = {}
+        for indicator in self._indicators:
+            query_keys = indicator.codes.lookup(_join_keys(indicator.keys, query_customers))
+            last = indicator.published.last_event_before(query_keys, query_days)
+            found = last >= 0
+            for feature, by_period in zip(
+                indicator.feature_names, indicator.by_period, strict=True
+            ):
+                column = np.full(len(query_days), np.nan)
+                column[found] = by_period[last[found]]
+                out[feature] = column
+        return pd.DataFrame(out, index=range(len(query_days)))
 
 
 def _feature_names(slug: str) -> list[str]:

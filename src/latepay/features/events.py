@@ -52,10 +52,18 @@ class GroupCodes:
         return len(self._index)
 
     def encode(self, ids: pd.Series | np.ndarray) -> np.ndarray:
-        codes = self._index.get_indexer(np.asarray(ids, dtype=object))
+        codes = self.lookup(ids)
         if (codes < 0).any():
             raise KeyError("ids outside the ones these codes were prepared for")
-        return codes.astype(np.int64)
+        return codes
+
+    def lookup(self, ids: pd.Series | np.ndarray) -> np.ndarray:
+        """Codes of ``ids``, -1 for an id without one.
+
+        A stream has no events of group -1 (its keys sort before every real one), so a query
+        about a group never seen is answered as one without history.
+        """
+        return self._index.get_indexer(np.asarray(ids, dtype=object)).astype(np.int64)
 
 
 class EventStream:

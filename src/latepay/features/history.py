@@ -27,119 +27,122 @@ RECENT_WINDOWS_DAYS = (90, 365)
 LAST_PAYMENTS = (1, 3)
 
 
-def history_features(
-    invoices: pd.DataFrame,
-    codes: GroupCodes,
-    query_groups: np.ndarray,
-    query_days: np.ndarray,
-    query_amounts: np.ndarray,
-    *,
-    grace_days: int,
-) -> pd.DataFrame:
-    """Payment-history and outstanding-balance features for each query.
+class PaymentHistory:
+    """The customers' payment-history and outstanding-balance features, ready to be asked.
 
     Parameters
     ----------
     invoices : DataFrame
         The ledger's invoices (credit notes are ignored: they are not paid late or on time).
     codes : GroupCodes
-        Customer codes covering the ledger and the queries.
-    query_groups, query_days, query_amounts : ndarray
-        Each query's customer code, moment (from :func:`day_numbers`) and invoice amount.
+        Customer codes covering the ledger.
     grace_days : int
         Days after the due date that still count as on time.
     """
-    ledger = invoices[~invoices["is_credit_note"]]
-    groups = codes.encode(ledger["customer_id"])
-    issue = day_numbers(ledger["issue_date"])
-    due = day_numbers(ledger["due_date"])
-    settled = day_numbers(ledger["settled_date"])
-    is_settled = ledger["settled_date"].notna().to_numpy()
-    amount = money_units(ledger["amount"])
 
-    days_late = np.where(is_settled, np.maximum(settled - due, 0), 0)
-    late = (is_settled & (settled - due > grace_days)).astype(np.int64)
-    days_to_pay = np.where(is_settled, settled - issue, 0)
+    def __init__(self, invoices: pd.DataFrame, codes: GroupCodes, *, grace_days: int) -> None:
+        ledger = invoices[~invoices["is_credit_note"]]
+        groups = codes.encode(ledger["customer_id"])
+        issue = day_numbers(ledger["issue_date"])
+        due = day_numbers(ledger["due_date"])
+        settled = day_numbers(ledger["settled_date"])
+        is_settled = ledger["settled_date"].notna().to_numpy()
+        amount = money_units(ledger["amount"])
 
-    paid = EventStream(
-        groups,
-        settled,
-        {
-            "amount": amount,
-            "late": late,
-            "late_amount": late * amount,
-            "days_late": days_late,
-            "days_to_pay": days_to_pay,
-        },
-    )
-    late_payments = EventStream(groups[late == 1], settled[late == 1])
-    issued = EventStream(groups, issue, {"amount": amount})
-    fell_due = EventStream(groups, due, {"amount": amount, "due_day": due})
-    # An invoice stops being past due at the later of its due and settlement days.
-    closed_after_due = EventStream(
-        groups, np.maximum(due, settled), {"amount": amount, "due_day": due}
-    )
+        days_late = np.where(is_settled, np.maximum(settled - due, 0), 0)
+        late = (is_settled & (settled - due > grace_days)).astype(np.int64)
+        days_to_pay = np.where(is_settled, settled - issue, 0)
 
-    q, t = query_groups, query_days
-    out: dict[str, np.ndarray] = {}
+        self._paid = EventStream(
+            groups,
+            settled,
+            {
+                "amount": amount,
+                "late": late,
+                "late_amount": late * amount,
+                "days_late": days_late,
+                "days_to_pay": days_to_pay,
+            },
+        )
+        self._late_payments = EventStream(groups[late == 1], settled[late == 1])
+        self._issued = EventStream(groups, issue, {"amount": amount})
+        self._fell_due = EventStream(groups, due, {"amount": amount, "due_day": due})
+        # An invoice stops being past due at the later of its due and settlement days.
+        self._closed_after_due = EventStream(
+            groups, np.maximum(due, settled), {"amount": amount, "due_day": due}
+        )
 
-    paid_count = paid.total_before("count", q, t)
-    paid_amount = paid.total_before("amount", q, t) / MONEY_UNITS_PER_AMOUNT
-    late_count = paid.total_before("late", q, t)
-    out["hist_paid_count"] = paid_count
-    out["hist_paid_amount"] = paid_amount
-    out["hist_late_count"] = late_count
-    out["hist_late_amount"] = paid.total_before("late_amount", q, t) / MONEY_UNITS_PER_AMOUNT
-    out["hist_late_ratio"] = _ratio(late_count, paid_count)
-    out["hist_late_amount_ratio"] = _ratio(out["hist_late_amount"], paid_amount)
-    out["hist_avg_days_late"] = _ratio(paid.total_before("days_late", q, t), paid_count)
-    out["hist_avg_days_late_when_late"] = _ratio(paid.total_before("days_late", q, t), late_count)
-    avg_days_to_pay = _ratio(paid.total_before("days_to_pay", q, t), paid_count)
-    out["hist_avg_days_to_pay"] = avg_days_to_pay
+    def features(
+        self, query_groups: np.ndarray, query_days: np.ndarray, query_amounts: np.ndarray
+    ) -> pd.DataFrame:
+        """Features of each query: its customer's code (-1 for none), moment (from
+        :func:`day_numbers`) and invoice amount."""
+        paid, q, t = self._paid, query_groups, query_days
+        out: dict[str, np.ndarray] = {}
 
-    for window in RECENT_WINDOWS_DAYS:
-        count = paid.total_between("count", q, t, window)
-        out[f"hist_paid_count_{window}d"] = count
-        out[f"hist_late_ratio_{window}d"] = _ratio(paid.total_between("late", q, t, window), count)
-    recent_count = out["hist_paid_count_90d"]
-    recent_days_to_pay = _ratio(paid.total_between("days_to_pay", q, t, 90), recent_count)
-    out["hist_days_to_pay_trend"] = recent_days_to_pay - avg_days_to_pay
+        paid_count = paid.total_before("count", q, t)
+        paid_amount = paid.total_before("amount", q, t) / MONEY_UNITS_PER_AMOUNT
+        late_count = paid.total_before("late", q, t)
+        out["hist_paid_count"] = paid_count
+        out["hist_paid_amount"] = paid_amount
+        out["hist_late_count"] = late_count
+        out["hist_late_amount"] = paid.total_before("late_amount", q, t) / MONEY_UNITS_PER_AMOUNT
+        out["hist_late_ratio"] = _ratio(late_count, paid_count)
+        out["hist_late_amount_ratio"] = _ratio(out["hist_late_amount"], paid_amount)
+        days_late = paid.total_before("days_late", q, t)
+        out["hist_avg_days_late"] = _ratio(days_late, paid_count)
+        out["hist_avg_days_late_when_late"] = _ratio(days_late, late_count)
+        avg_days_to_pay = _ratio(paid.total_before("days_to_pay", q, t), paid_count)
+        out["hist_avg_days_to_pay"] = avg_days_to_pay
 
-    for events in LAST_PAYMENTS:
-        days_late_total, seen = paid.total_of_last("days_late", q, t, events)
-        days_to_pay_total, _ = paid.total_of_last("days_to_pay", q, t, events)
-        late_total, _ = paid.total_of_last("late", q, t, events)
-        out[f"hist_days_late_last{events}"] = _ratio(days_late_total, seen)
-        out[f"hist_days_to_pay_last{events}"] = _ratio(days_to_pay_total, seen)
-        if events > 1:
-            out[f"hist_late_ratio_last{events}"] = _ratio(late_total, seen)
+        for window in RECENT_WINDOWS_DAYS:
+            count = paid.total_between("count", q, t, window)
+            out[f"hist_paid_count_{window}d"] = count
+            out[f"hist_late_ratio_{window}d"] = _ratio(
+                paid.total_between("late", q, t, window), count
+            )
+        recent_count = out["hist_paid_count_90d"]
+        recent_days_to_pay = _ratio(paid.total_between("days_to_pay", q, t, 90), recent_count)
+        out["hist_days_to_pay_trend"] = recent_days_to_pay - avg_days_to_pay
 
-    out["days_since_last_late_payment"] = _days_since(late_payments.last_day_before(q, t), t)
-    out["days_since_last_payment"] = _days_since(paid.last_day_before(q, t), t)
+        for events in LAST_PAYMENTS:
+            days_late_total, seen = paid.total_of_last("days_late", q, t, events)
+            days_to_pay_total, _ = paid.total_of_last("days_to_pay", q, t, events)
+            late_total, _ = paid.total_of_last("late", q, t, events)
+            out[f"hist_days_late_last{events}"] = _ratio(days_late_total, seen)
+            out[f"hist_days_to_pay_last{events}"] = _ratio(days_to_pay_total, seen)
+            if events > 1:
+                out[f"hist_late_ratio_last{events}"] = _ratio(late_total, seen)
 
-    issued_count = issued.total_before("count", q, t)
-    issued_amount = issued.total_before("amount", q, t) / MONEY_UNITS_PER_AMOUNT
-    open_count = issued_count - paid_count
-    open_amount = issued_amount - paid_amount
-    past_due_count = fell_due.total_before("count", q, t) - closed_after_due.total_before(
-        "count", q, t
-    )
-    past_due_amount = (
-        fell_due.total_before("amount", q, t) - closed_after_due.total_before("amount", q, t)
-    ) / MONEY_UNITS_PER_AMOUNT
-    past_due_due_days = fell_due.total_before("due_day", q, t) - closed_after_due.total_before(
-        "due_day", q, t
-    )
-    out["customer_invoice_count"] = issued_count
-    out["open_count"] = open_count
-    out["open_amount"] = open_amount
-    out["open_past_due_count"] = past_due_count
-    out["open_past_due_amount"] = past_due_amount
-    out["open_past_due_ratio"] = _ratio(past_due_count, open_count)
-    # Sum over past-due invoices of (t - due) = n * t - sum(due).
-    out["open_avg_days_past_due"] = _ratio(past_due_count * t - past_due_due_days, past_due_count)
-    out["amount_vs_typical"] = _ratio(query_amounts, _ratio(issued_amount, issued_count))
-    return pd.DataFrame(out)
+        out["days_since_last_late_payment"] = _days_since(
+            self._late_payments.last_day_before(q, t), t
+        )
+        out["days_since_last_payment"] = _days_since(paid.last_day_before(q, t), t)
+
+        fell_due, closed = self._fell_due, self._closed_after_due
+        issued_count = self._issued.total_before("count", q, t)
+        issued_amount = self._issued.total_before("amount", q, t) / MONEY_UNITS_PER_AMOUNT
+        open_count = issued_count - paid_count
+        open_amount = issued_amount - paid_amount
+        past_due_count = fell_due.total_before("count", q, t) - closed.total_before("count", q, t)
+        past_due_amount = (
+            fell_due.total_before("amount", q, t) - closed.total_before("amount", q, t)
+        ) / MONEY_UNITS_PER_AMOUNT
+        past_due_due_days = fell_due.total_before("due_day", q, t) - closed.total_before(
+            "due_day", q, t
+        )
+        out["customer_invoice_count"] = issued_count
+        out["open_count"] = open_count
+        out["open_amount"] = open_amount
+        out["open_past_due_count"] = past_due_count
+        out["open_past_due_amount"] = past_due_amount
+        out["open_past_due_ratio"] = _ratio(past_due_count, open_count)
+        # Sum over past-due invoices of (t - due) = n * t - sum(due).
+        out["open_avg_days_past_due"] = _ratio(
+            past_due_count * t - past_due_due_days, past_due_count
+        )
+        out["amount_vs_typical"] = _ratio(query_amounts, _ratio(issued_amount, issued_count))
+        return pd.DataFrame(out)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -155,45 +158,51 @@ def _days_since(last_day: np.ndarray, moments: np.ndarray) -> np.ndarray:
     return np.where(last_day >= 0, moments - last_day, np.nan).astype(float)
 
 
-def same_kind_history_features(
-    invoices: pd.DataFrame, queries: pd.DataFrame, query_days: np.ndarray, *, column: str
-) -> pd.DataFrame:
+class SameKindHistory:
     """The customer's record on earlier invoices with the same ``column`` value as this one.
 
     A customer that moved to electronic invoicing, or pays some invoices by direct debit and
     others by cheque, behaves differently on each; its record on invoices *like this one* is
     sharper than its overall record.
     """
-    ledger = invoices[~invoices["is_credit_note"] & invoices[column].notna()]
-    settled = day_numbers(ledger["settled_date"])
-    is_settled = ledger["settled_date"].notna().to_numpy()
-    due = day_numbers(ledger["due_date"])
-    issue = day_numbers(ledger["issue_date"])
-    ledger_keys = _customer_and(ledger, column)
-    query_keys = _customer_and(queries, column)
-    codes = GroupCodes(ledger_keys, query_keys)
-    paid = EventStream(
-        codes.encode(ledger_keys),
-        settled,
-        {
-            "late": (is_settled & (settled > due)).astype(np.int64),
-            "days_to_pay": np.where(is_settled, settled - issue, 0),
-        },
-    )
-    groups = codes.encode(query_keys)
-    count = paid.total_before("count", groups, query_days)
-    # Queries without a value have no "same kind": their features stay missing.
-    count = np.where(queries[column].notna().to_numpy(), count, 0)
-    prefix = f"hist_same_{column}"
-    return pd.DataFrame(
-        {
-            f"{prefix}_paid_count": count,
-            f"{prefix}_late_ratio": _ratio(paid.total_before("late", groups, query_days), count),
-            f"{prefix}_avg_days_to_pay": _ratio(
-                paid.total_before("days_to_pay", groups, query_days), count
-            ),
-        }
-    )
+
+    def __init__(self, invoices: pd.DataFrame, *, column: str) -> None:
+        ledger = invoices[~invoices["is_credit_note"] & invoices[column].notna()]
+        settled = day_numbers(ledger["settled_date"])
+        is_settled = ledger["settled_date"].notna().to_numpy()
+        due = day_numbers(ledger["due_date"])
+        issue = day_numbers(ledger["issue_date"])
+        ledger_keys = _customer_and(ledger, column)
+        self.column = column
+        self._codes = GroupCodes(ledger_keys)
+        self._paid = EventStream(
+            self._codes.encode(ledger_keys),
+            settled,
+            {
+                "late": (is_settled & (settled > due)).astype(np.int64),
+                "days_to_pay": np.where(is_settled, settled - issue, 0),
+            },
+        )
+
+    def features(self, queries: pd.DataFrame, query_days: np.ndarray) -> pd.DataFrame:
+        """Features of each query (customer_id and ``column``) at its moment."""
+        groups = self._codes.lookup(_customer_and(queries, self.column))
+        paid = self._paid
+        count = paid.total_before("count", groups, query_days)
+        # Queries without a value have no "same kind": their features stay missing.
+        count = np.where(queries[self.column].notna().to_numpy(), count, 0)
+        prefix = f"hist_same_{self.column}"
+        return pd.DataFrame(
+            {
+                f"{prefix}_paid_count": count,
+                f"{prefix}_late_ratio": _ratio(
+                    paid.total_before("late", groups, query_days), count
+                ),
+                f"{prefix}_avg_days_to_pay": _ratio(
+                    paid.total_before("days_to_pay", groups, query_days), count
+                ),
+            }
+        )
 
 
 def _customer_and(frame: pd.DataFrame, column: str) -> pd.Series:
