@@ -88,6 +88,19 @@ class Customer(Base):
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     row_hash: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Raised by database triggers whenever anything features read about the customer changes
+    # (see :mod:`latepay.scoring.ledger_state`); never written by latepay itself.
+    ledger_revision: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class LedgerRevision(Base):
+    """One row, raised by triggers when what every customer's features read changes: economic
+    indicators, or a customer deleted."""
+
+    __tablename__ = "ledger_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Invoice(Base):
