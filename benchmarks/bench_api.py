@@ -118,12 +118,23 @@ def run_wrk(url: str, script: Path, *, clients: int, seconds: int) -> dict:
     return json.loads(found.group(1))
 
 
-def group_sizes(base_url: str, key: str) -> tuple[float, float]:
-    """Sum and count of the server's scoring-group-size histogram."""
+def server_counts(base_url: str, key: str) -> dict[str, float]:
+    """The server's scoring-group counters: requests and groups, and groups by the source of
+    their features (the ledger snapshot, or the database)."""
     text = httpx.get(f"{base_url}/metrics", headers={"Authorization": f"Bearer {key}"}).text
-    total = float(re.search(r"^latepay_scoring_group_size_sum (\S+)", text, re.M).group(1))
-    count = float(re.search(r"^latepay_scoring_group_size_count (\S+)", text, re.M).group(1))
-    return total, count
+
+    def value(pattern: str) -> float:
+        found = re.search(pattern + r" (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return {
+        "requests": value(r"^latepay_scoring_group_size_sum"),
+        "groups": value(r"^latepay_scoring_group_size_count"),
+        **{
+            source: value(rf'^latepay_scoring_group_features_total\{{source="{source}"\}}')
+            for source in ("snapshot", "database")
+        },
+    }
 
 
 def main() -> int:
@@ -179,11 +190,12 @@ def main() -> int:
                     .replace("API_KEY", key)
                     .replace("RUN_ID", f"B{len(rows)}")
                 )
-                sizes_before = group_sizes(base_url, key)
+                before = server_counts(base_url, key)
                 result = run_wrk(base_url, script, clients=clients, seconds=seconds)
-                sizes_after = group_sizes(base_url, key)
-                groups = sizes_after[1] - sizes_before[1]
-                result["mean_group"] = (sizes_after[0] - sizes_before[0]) / groups if groups else 0
+                after = server_counts(base_url, key)
+                done = {name: after[name] - before[name] for name in after}
+                result["mean_group"] = done["requests"] / done["groups"] if done["groups"] else 0
+                result["from_snapshot"] = done["snapshot"] / done["groups"] if done["groups"] else 0
                 result.update(name=name, clients=clients, seconds=seconds)
                 rows.append(result)
             engine = make_engine(database_url)
@@ -210,6 +222,7 @@ def main() -> int:
         "max ms",
         "errors",
         "mean group",
+        "from snapshot",
     ):
         table.add_column(column, justify="right")
     for r in rows:
@@ -223,6 +236,7 @@ def main() -> int:
             *(f"{r[p] / 1000:.1f}" for p in ("p50", "p90", "p99", "max")),
             str(errors),
             f"{r['mean_group']:.1f}",
+            f"{r['from_snapshot']:.0%}",
         )
     console.print(table)
     posted = sum(r["requests"] for r in rows)

@@ -2,7 +2,8 @@
 
 At start-up the champion model is loaded once; a background task swaps in a newly promoted
 one. Posted invoices go through a :class:`~latepay.api.batching.MicroBatcher`, so requests
-arriving together share one history read and one model call.
+arriving together share one model call, and their features come from the ledger snapshot the
+service keeps (:class:`~latepay.scoring.ledger_state.LedgerState`) while it is current.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from latepay.db.session import make_engine
 from latepay.errors import ConflictError
 from latepay.models.registry import ModelRegistry
 from latepay.scoring.issuance import IssuanceResult, issue_invoices
+from latepay.scoring.ledger_state import LedgerState
 from latepay.webhooks import WebhookDispatcher, announce_scores
 
 MAX_REQUESTS_PER_GROUP = 64
@@ -54,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = ApiMetrics()
     champion = Champion(ModelRegistry(settings.model_dir, engine))
 
+    ledger_state = LedgerState(
+        engine, on_group=lambda source: metrics.feature_source.labels(source).inc()
+    )
     dispatcher = WebhookDispatcher(engine)
     scheduler = Scheduler(
         engine, settings.model_dir, metrics, ServerJobs(engine, settings, metrics).jobs()
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             requests,
             tier_cutoffs=settings.risk_tier_cutoffs,
             on_scored=enqueue_events,
+            ledger_state=ledger_state,
         )
         if events:
             dispatcher.notify()
@@ -91,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(champion.refresh)
         metrics.serving(champion.version)
+        if champion.version is not None:
+            ledger_state.refresh_in_background(champion.get().spec_.grace_days)
         issuer.start()
         await dispatcher.start()
         scheduler.start()

@@ -43,6 +43,13 @@ class ApiMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=self.registry,
         )
+        self.feature_source = Counter(
+            "latepay_scoring_group_features",
+            "Scoring groups by where their features came from: the prepared ledger snapshot, "
+            "or the database (no snapshot yet, or one of the group's customers changed since).",
+            ["source"],
+            registry=self.registry,
+        )
         self.drift_psi = Gauge(
             "latepay_drift_psi",
             "Population stability index, recent window vs. the champion's training window, "

@@ -23,13 +23,13 @@ from sqlalchemy import Connection, Engine
 
 from latepay.db.tables import Invoice, Prediction, utcnow
 from latepay.errors import ConflictError, InputError
-from latepay.features import load_ledger
 from latepay.features.ledger import INVOICE_EXTRA_PREFIX
 from latepay.ingest.fingerprint import fingerprints
 from latepay.ingest.upsert import insert_missing_customers
 from latepay.models.training import LateModel
+from latepay.scoring.ledger_state import LedgerState
 from latepay.scoring.records import prediction_rows
-from latepay.scoring.score import score_invoices
+from latepay.scoring.score import score_features
 
 # The invoice fields a fingerprint covers, in the importer's order, so an invoice posted over
 # the API and the same invoice in a later export fingerprint alike.
@@ -136,33 +136,37 @@ def issue_invoices(
     *,
     tier_cutoffs: tuple[float, float, float],
     on_scored: OnScored | None = None,
+    ledger_state: LedgerState | None = None,
 ) -> list[IssuanceResult | ConflictError]:
     """Store and score the invoices of each request (rows from :func:`canonical_records`).
 
     Invoices already stored with the same content are not stored again; their answer is the
     score recorded at their issuance (scored now, as of their issue date, when there is none).
+    Features come from ``ledger_state`` (the service keeps one for all its calls); without
+    one, the customers' history is read from the database.
 
     Returns
     -------
     list
         Per request, its :class:`IssuanceResult`, or the :class:`ConflictError` that refused it.
     """
+    state = ledger_state or LedgerState(engine, prepare=False)
     try:
-        return _issue(engine, model, requests, tier_cutoffs=tier_cutoffs, on_scored=on_scored)
+        return _issue(engine, model, requests, tier_cutoffs, on_scored, state)
     except sa.exc.IntegrityError:
         # Another writer (a second server process, an import) stored one of these ids between
         # our read and our write; nothing of ours was written. Seen again, the id is either
         # the same invoice (answered as a repeat) or a conflict.
-        return _issue(engine, model, requests, tier_cutoffs=tier_cutoffs, on_scored=on_scored)
+        return _issue(engine, model, requests, tier_cutoffs, on_scored, state)
 
 
 def _issue(
     engine: Engine,
     model: LateModel,
     requests: Sequence[list[dict[str, Any]]],
-    *,
     tier_cutoffs: tuple[float, float, float],
     on_scored: OnScored | None,
+    ledger_state: LedgerState,
 ) -> list[IssuanceResult | ConflictError]:
     # One frame and one fingerprint pass for the whole group; then decisions in plain Python
     # over ids and hashes (pandas selections per request would cost more than the scoring).
@@ -207,15 +211,23 @@ def _issue(
     to_score = frame[chosen].drop_duplicates("invoice_id")
     if len(to_score):
         to_score = to_score.reset_index(drop=True)
-        ledger = load_ledger(engine, customer_ids=to_score["customer_id"].unique())
-        scored = score_invoices(model, ledger, to_score, tier_cutoffs=tier_cutoffs, reasons=3)
+        features, checked = ledger_state.features(to_score, grace_days=model.spec_.grace_days)
+        scored = score_features(model, to_score, features, tier_cutoffs=tier_cutoffs, reasons=3)
         moments = pd.Series(to_score["issue_date"].to_numpy(), index=scored.index)
         rows = prediction_rows(scored, moments=moments, bucket_names=model.spec_.bucket_names)
+        new_invoices = to_score[to_score["invoice_id"].isin(new_ids)]
         with engine.begin() as connection:
-            _store_invoices(connection, to_score[to_score["invoice_id"].isin(new_ids)])
+            _store_invoices(connection, new_invoices)
+            adopt = (
+                ledger_state.adopt_own_invoices(connection, new_invoices, checked)
+                if checked is not None and len(new_invoices)
+                else None
+            )
             if on_scored is not None:
                 on_scored(connection, scored.assign(customer_id=to_score["customer_id"]))
             connection.execute(sa.insert(Prediction), rows)
+        if adopt is not None:
+            adopt()
         issued_scores.update({row["invoice_id"]: row for row in rows})
 
     results: list[IssuanceResult | ConflictError] = []

@@ -54,6 +54,19 @@ def score_invoices(
         dicts) when asked for.
     """
     features = build_features(ledger, invoices, moments=moments, grace_days=model.spec_.grace_days)
+    return score_features(model, invoices, features, tier_cutoffs=tier_cutoffs, reasons=reasons)
+
+
+def score_features(
+    model: LateModel,
+    invoices: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    tier_cutoffs: tuple[float, float, float] = (0.25, 0.5, 0.75),
+    reasons: int = 3,
+) -> pd.DataFrame:
+    """Score ``invoices`` from their ``features`` (from :func:`build_features`, same order);
+    see :func:`score_invoices`, which builds them."""
     outcome = model.predict_outcome(features)
     scored = pd.concat(
         [invoices[["invoice_id"]].reset_index(drop=True), outcome.reset_index(drop=True)], axis=1
