@@ -25,7 +25,10 @@ def indicators() -> pd.DataFrame:
 
 def features_on(days: list[str], industries: list[str]) -> pd.DataFrame:
     customers = pd.DataFrame({"industry": industries, "country": None})
-    return Economy(indicators()).features(customers, day_numbers(pd.to_datetime(days)))
+    economy = Economy(indicators())
+    return pd.DataFrame(
+        economy.features(economy.key_codes(customers), day_numbers(pd.to_datetime(days)))
+    )
 
 
 def test_each_indicator_gives_its_value_change_and_distance_from_its_year() -> None:

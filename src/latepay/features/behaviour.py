@@ -25,21 +25,19 @@ class Disputes:
 
     def features(
         self, query_groups: np.ndarray, query_days: np.ndarray, issued_before: np.ndarray
-    ) -> pd.DataFrame:
+    ) -> dict[str, np.ndarray]:
         q, t = query_groups, query_days
         count = self._opened.total_before("count", q, t)
         rate = np.full(len(q), np.nan)
         np.divide(count, issued_before, out=rate, where=issued_before > 0)
-        return pd.DataFrame(
-            {
-                "disputes_count": count,
-                "disputes_open": count - self._resolved.total_before("count", q, t),
-                "disputes_per_invoice": rate,
-                f"disputes_{RECENT_DISPUTE_DAYS}d": self._opened.total_between(
-                    "count", q, t, RECENT_DISPUTE_DAYS
-                ),
-            }
-        )
+        return {
+            "disputes_count": count,
+            "disputes_open": count - self._resolved.total_before("count", q, t),
+            "disputes_per_invoice": rate,
+            f"disputes_{RECENT_DISPUTE_DAYS}d": self._opened.total_between(
+                "count", q, t, RECENT_DISPUTE_DAYS
+            ),
+        }
 
 
 class Interactions:
@@ -54,7 +52,7 @@ class Interactions:
         }
         self._contacts = EventStream(groups, day_numbers(interactions["date"]), families)
 
-    def features(self, query_groups: np.ndarray, query_days: np.ndarray) -> pd.DataFrame:
+    def features(self, query_groups: np.ndarray, query_days: np.ndarray) -> dict[str, np.ndarray]:
         out = {}
         for window in INTERACTION_WINDOWS_DAYS:
             for name in ("count", *TOPIC_FAMILIES):
@@ -62,7 +60,7 @@ class Interactions:
                 out[f"{column}_{window}d"] = self._contacts.total_between(
                     name, query_groups, query_days, window
                 )
-        return pd.DataFrame(out)
+        return out
 
 
 class PaymentMethods:
@@ -85,7 +83,7 @@ class PaymentMethods:
 
     def features(
         self, query_groups: np.ndarray, query_days: np.ndarray, query_methods: pd.Series
-    ) -> pd.DataFrame:
+    ) -> dict[str, np.ndarray]:
         last = self._issued.last_event_before(query_groups, query_days)
         last_method = np.full(len(last), None, dtype=object)
         last_method[last >= 0] = self._methods[last[last >= 0]]
@@ -95,14 +93,12 @@ class PaymentMethods:
             (this_method != last_method).astype(float),
             np.nan,
         )
-        return pd.DataFrame(
-            {
-                "payment_method_changes": self._issued.total_before(
-                    "changed", query_groups, query_days
-                ),
-                "payment_method_differs_from_last": differs,
-            }
-        )
+        return {
+            "payment_method_changes": self._issued.total_before(
+                "changed", query_groups, query_days
+            ),
+            "payment_method_differs_from_last": differs,
+        }
 
 
 class BrokenPromises:
@@ -128,9 +124,9 @@ class BrokenPromises:
             codes.encode(promises["customer_id"]), decided, {"broken": broken}
         )
 
-    def features(self, query_groups: np.ndarray, query_days: np.ndarray) -> pd.DataFrame:
+    def features(self, query_groups: np.ndarray, query_days: np.ndarray) -> dict[str, np.ndarray]:
         count = self._decided.total_before("count", query_groups, query_days)
         broken_count = self._decided.total_before("broken", query_groups, query_days)
         share = np.full(len(query_groups), np.nan)
         np.divide(broken_count, count, out=share, where=count > 0)
-        return pd.DataFrame({"broken_promises": broken_count, "broken_promise_share": share})
+        return {"broken_promises": broken_count, "broken_promise_share": share}

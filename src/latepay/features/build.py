@@ -14,7 +14,7 @@ from latepay.features.behaviour import BrokenPromises, Disputes, Interactions, P
 from latepay.features.economy import Economy
 from latepay.features.events import GroupCodes, day_numbers
 from latepay.features.history import PaymentHistory, SameKindHistory
-from latepay.features.ledger import CUSTOMER_COLUMNS, Ledger
+from latepay.features.ledger import Ledger
 
 # Categorical features; every other feature is numeric.
 BASE_CATEGORICAL = ("payment_method", "channel", "currency", "industry", "country", "segment")
@@ -72,13 +72,6 @@ class PreparedLedger:
 
     def __init__(self, ledger: Ledger, *, grace_days: int = 0) -> None:
         self.grace_days = grace_days
-        self._customer_extra_columns = list(ledger.customer_extra_columns)
-        self._customers = ledger.customers.drop_duplicates("customer_id").set_index("customer_id")[
-            [
-                *(c for c in CUSTOMER_COLUMNS if c != "customer_id"),
-                *sorted(self._customer_extra_columns),
-            ]
-        ]
         self._codes = GroupCodes(
             ledger.customers["customer_id"],
             ledger.invoices["customer_id"],
@@ -86,6 +79,7 @@ class PreparedLedger:
             ledger.interactions["customer_id"],
             ledger.promises["customer_id"],
         )
+        self._customers = _CustomerTable(ledger, self._codes)
         first_issue = ledger.invoices.groupby("customer_id")["issue_date"].min()
         # One slot more than there are codes: a customer without one (code -1) reads the
         # last slot, which stays missing.
@@ -95,13 +89,16 @@ class PreparedLedger:
         )
         self._history = PaymentHistory(ledger.invoices, self._codes, grace_days=grace_days)
         self._same_kind = [
-            SameKindHistory(ledger.invoices, column=column) for column in SAME_KIND_COLUMNS
+            SameKindHistory(ledger.invoices, self._codes, column=column)
+            for column in SAME_KIND_COLUMNS
         ]
         self._disputes = Disputes(ledger.disputes, self._codes)
         self._interactions = Interactions(ledger.interactions, self._codes)
         self._payment_methods = PaymentMethods(ledger.invoices, self._codes)
         self._broken_promises = BrokenPromises(ledger.promises, ledger.invoices, self._codes)
         self._economy = Economy(ledger.indicators)
+        # Which series of each indicator every customer reads, by code (and for code -1).
+        self._economy_keys = self._economy.key_codes(self._customers.join_columns())
 
     def features(self, queries: pd.DataFrame, *, moments: pd.Series | None = None) -> pd.DataFrame:
         """Features of each invoice in ``queries`` as of its moment; see :func:`build_features`."""
@@ -114,63 +111,122 @@ class PreparedLedger:
         queries = queries.reset_index(drop=True)
         for column in QUERY_OPTIONAL_COLUMNS:
             queries[column] = _optional(queries, column)
-        issue = pd.to_datetime(queries["issue_date"]).dt.normalize()
-        due = pd.to_datetime(queries["due_date"]).dt.normalize()
-        moment = (
-            issue if moments is None else pd.to_datetime(pd.Series(moments).reset_index(drop=True))
+        issue = _days(queries["issue_date"])
+        due = _days(queries["due_date"])
+        query_days = day_numbers(
+            issue if moments is None else _days(pd.Series(moments).reset_index(drop=True))
         )
-        query_days = day_numbers(moment.dt.normalize())
-        customer_ids = queries["customer_id"].astype(str)
-        groups = self._codes.lookup(customer_ids)
+        groups = self._codes.lookup(queries["customer_id"].astype(str))
         amounts = queries["amount"].to_numpy(dtype=float)
 
-        customers = self._customer_attributes(customer_ids)
+        customers = self._customers.rows(groups)
         history = self._history.features(groups, query_days, amounts)
-        parts = [
-            _invoice_attributes(queries, issue, due),
-            customers.drop(columns=["customer_since", "payment_terms_days"]),
-            _terms_against_usual(issue, due, customers["payment_terms_days"]),
-            self._customer_tenure(customers["customer_since"], groups, query_days),
-            history,
-            *(same_kind.features(queries, query_days) for same_kind in self._same_kind),
-            _credit_utilisation(history["open_amount"], amounts, customers["credit_limit"]),
-            self._disputes.features(groups, query_days, history["customer_invoice_count"]),
-            self._interactions.features(groups, query_days),
-            self._payment_methods.features(groups, query_days, queries["payment_method"]),
-            self._broken_promises.features(groups, query_days),
-            self._economy.features(customers, query_days),
-        ]
-        features = pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
+        columns = {
+            **_invoice_attributes(queries, issue, due, amounts),
+            **{
+                name: values
+                for name, values in customers.items()
+                if name not in ("customer_since_day", "payment_terms_days")
+            },
+            "terms_vs_usual_days": _terms_days(issue, due) - customers["payment_terms_days"],
+            "customer_tenure_days": self._customer_tenure(
+                customers["customer_since_day"], groups, query_days
+            ),
+            **history,
+        }
+        for same_kind in self._same_kind:
+            columns.update(same_kind.features(groups, queries[same_kind.column], query_days))
+        columns["credit_utilisation"] = _credit_utilisation(
+            history["open_amount"], amounts, customers["credit_limit"]
+        )
+        columns.update(
+            self._disputes.features(groups, query_days, history["customer_invoice_count"])
+        )
+        columns.update(self._interactions.features(groups, query_days))
+        columns.update(
+            self._payment_methods.features(groups, query_days, queries["payment_method"])
+        )
+        columns.update(self._broken_promises.features(groups, query_days))
+        columns.update(
+            self._economy.features([keys[groups] for keys in self._economy_keys], query_days)
+        )
+        features = pd.DataFrame(columns, index=pd.RangeIndex(len(queries)))
         features.index = original_index
         return features
 
-    def _customer_attributes(self, customer_ids: pd.Series) -> pd.DataFrame:
-        out = self._customers.reindex(customer_ids.to_numpy()).reset_index(drop=True)
-        for column in ("industry", "country", "segment"):
-            out[column] = out[column].astype(object).where(out[column].notna(), None)
-        for column in ("credit_limit", "payment_terms_days"):
-            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
-        # Per query, not once for the whole table: whether an extra column is numeric depends
-        # on the values asked about, as it does for the invoice extras.
-        for column in self._customer_extra_columns:
-            out[column] = _numeric_if_possible(out[column])
-        return out
-
     def _customer_tenure(
-        self, customer_since: pd.Series, groups: np.ndarray, query_days: np.ndarray
-    ) -> pd.DataFrame:
+        self, since_day: np.ndarray, groups: np.ndarray, query_days: np.ndarray
+    ) -> np.ndarray:
         """Days the customer has been known: since customer_since, else since its first
         invoice."""
         first_invoice_day = self._first_invoice_day[groups]
         # An invoice issued on or after the moment is not yet known.
         first_invoice_day[first_invoice_day >= query_days] = np.nan
-        since_day = np.where(
-            customer_since.notna().to_numpy(),
-            day_numbers(pd.to_datetime(customer_since)).astype(float),
-            np.nan,
+        return query_days - np.fmin(since_day, first_invoice_day)
+
+
+class _CustomerTable:
+    """The customers' own attributes, one row per customer code and a last, empty one for
+    code -1 (a customer not on file), converted once so a query only picks rows."""
+
+    def __init__(self, ledger: Ledger, codes: GroupCodes) -> None:
+        table = ledger.customers.drop_duplicates("customer_id").set_index("customer_id")
+        rows = table.index.get_indexer(codes.ids)
+        # Customers known only from other tables read the empty row too.
+        self._rows = np.append(np.where(rows >= 0, rows, len(table)), len(table))
+        self._text = {
+            column: _with_empty_row(
+                table[column].astype(object).where(table[column].notna(), None).to_numpy(),
+                None,
+            )
+            for column in ("industry", "country", "segment")
+        }
+        self._numbers = {
+            column: _with_empty_row(
+                pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float), np.nan
+            )
+            for column in ("credit_limit", "payment_terms_days")
+        }
+        since = table["customer_since"]
+        self._since_day = _with_empty_row(
+            np.where(since.notna().to_numpy(), day_numbers(since).astype(float), np.nan), np.nan
         )
-        known_since = np.fmin(since_day, first_invoice_day)
-        return pd.DataFrame({"customer_tenure_days": query_days - known_since})
+        self.extra_columns = sorted(ledger.customer_extra_columns)
+        # Extras stay as stored: whether one is a number is decided per query (see
+        # :func:`_numeric_if_possible`), as it is for the invoice extras.
+        self._extras = pd.concat(
+            [table[self.extra_columns], pd.DataFrame(index=[None])], ignore_index=True
+        )
+
+    def rows(self, groups: np.ndarray) -> dict[str, np.ndarray | pd.Series]:
+        """Attribute columns of the customers of ``groups`` (codes, -1 for none), in the
+        order features list them, with ``customer_since_day`` and ``payment_terms_days``."""
+        rows = self._rows[groups]
+        # As object Series: a frame would otherwise turn arrays of text into strings.
+        out: dict[str, np.ndarray | pd.Series] = {
+            c: pd.Series(v[rows], dtype=object) for c, v in self._text.items()
+        }
+        out["credit_limit"] = self._numbers["credit_limit"][rows]
+        if self.extra_columns:
+            extras = self._extras.iloc[rows].reset_index(drop=True)
+            for column in self.extra_columns:
+                out[column] = _numeric_if_possible(extras[column])
+        out["payment_terms_days"] = self._numbers["payment_terms_days"][rows]
+        out["customer_since_day"] = self._since_day[rows]
+        return out
+
+    def join_columns(self) -> pd.DataFrame:
+        """industry and country of every code's customer (and of code -1, missing)."""
+        return pd.DataFrame({c: self._text[c][self._rows] for c in ("industry", "country")})
+
+
+def _with_empty_row(values: np.ndarray, missing: object) -> np.ndarray:
+    return np.append(values, np.array([missing], dtype=values.dtype))
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates (text or datetime) as whole days, NaT where missing."""
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
 
 
 def categorical_features(features: pd.DataFrame) -> list[str]:
@@ -183,44 +239,45 @@ def categorical_features(features: pd.DataFrame) -> list[str]:
     ]
 
 
-def _invoice_attributes(queries: pd.DataFrame, issue: pd.Series, due: pd.Series) -> pd.DataFrame:
-    amount = queries["amount"].astype(float)
-    month_end = issue + pd.offsets.MonthEnd(0)
-    is_month_end = (month_end - issue).dt.days < 3
-    out = pd.DataFrame(
-        {
-            "amount_log": np.sign(amount) * np.log1p(amount.abs()),
-            "terms_days": (due - issue).dt.days.astype(float),
-            "issue_weekday": issue.dt.day_of_week.astype(float),
-            "issue_month": issue.dt.month.astype(float),
-            "is_month_end": is_month_end.astype(float),
-            "is_quarter_end": (is_month_end & issue.dt.month.isin([3, 6, 9, 12])).astype(float),
-            "payment_method": queries["payment_method"],
-            "channel": queries["channel"],
-            "currency": queries["currency"],
-        }
-    )
+def _invoice_attributes(
+    queries: pd.DataFrame, issue: np.ndarray, due: np.ndarray, amounts: np.ndarray
+) -> dict[str, np.ndarray | pd.Series]:
+    missing = np.isnat(issue)
+    month = issue.astype("datetime64[M]")
+    last_of_month = (month + 1).astype("datetime64[D]") - 1
+    is_month_end = ~missing & ((last_of_month - issue).astype(np.int64) < 3)
+    month_number = np.where(missing, np.nan, month.astype(np.int64) % 12 + 1)
+    # 1970-01-01, day 0 of datetime64, was a Thursday (weekday 3 counting Monday as 0).
+    weekday = np.where(missing, np.nan, (issue.astype(np.int64) + 3) % 7)
+    out: dict[str, np.ndarray | pd.Series] = {
+        "amount_log": np.sign(amounts) * np.log1p(np.abs(amounts)),
+        "terms_days": _terms_days(issue, due),
+        "issue_weekday": weekday,
+        "issue_month": month_number,
+        "is_month_end": is_month_end.astype(float),
+        "is_quarter_end": (is_month_end & np.isin(month_number, (3, 6, 9, 12))).astype(float),
+        "payment_method": queries["payment_method"],
+        "channel": queries["channel"],
+        "currency": queries["currency"],
+    }
     for column in sorted(c for c in queries.columns if c.startswith("inv_")):
         out[column] = _numeric_if_possible(queries[column])
     return out
 
 
-def _terms_against_usual(issue: pd.Series, due: pd.Series, usual_terms: pd.Series) -> pd.DataFrame:
-    """Days of terms this invoice gives beyond (or short of) the customer's agreed terms.
-
-    Customers keep their own payment rhythm: an invoice with shorter terms than agreed is
-    paid on the usual schedule, and so late.
-    """
-    return pd.DataFrame({"terms_vs_usual_days": (due - issue).dt.days - usual_terms})
+def _terms_days(issue: np.ndarray, due: np.ndarray) -> np.ndarray:
+    """Days from issue to due date; NaN where either is missing."""
+    days = (due - issue).astype(np.int64).astype(float)
+    days[np.isnat(issue) | np.isnat(due)] = np.nan
+    return days
 
 
 def _credit_utilisation(
-    open_amount: pd.Series, amounts: np.ndarray, credit_limit: pd.Series
-) -> pd.DataFrame:
-    limit = credit_limit.to_numpy(dtype=float)
-    utilisation = np.full(len(limit), np.nan)
-    np.divide(open_amount.to_numpy() + amounts, limit, out=utilisation, where=limit > 0)
-    return pd.DataFrame({"credit_utilisation": utilisation})
+    open_amount: np.ndarray, amounts: np.ndarray, credit_limit: np.ndarray
+) -> np.ndarray:
+    utilisation = np.full(len(credit_limit), np.nan)
+    np.divide(open_amount + amounts, credit_limit, out=utilisation, where=credit_limit > 0)
+    return utilisation
 
 
 def _optional(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -72,12 +72,21 @@ class Economy:
             feature_names=_feature_names(_slug(name)),
         )
 
-    def features(self, query_customers: pd.DataFrame, query_days: np.ndarray) -> pd.DataFrame:
-        """Features of each query, by its customer's industry and country, at its moment."""
+    def key_codes(self, customers: pd.DataFrame) -> list[np.ndarray]:
+        """Per indicator, the series each customer reads (by its industry, else its country,
+        else the global one; -1 for none): worked out once per customer, not per query."""
+        return [
+            indicator.codes.lookup(_join_keys(indicator.keys, customers))
+            for indicator in self._indicators
+        ]
+
+    def features(
+        self, key_codes: list[np.ndarray], query_days: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Feature columns for the queries: their series (from :meth:`key_codes`) and moments."""
         out: dict[str, np.ndarray] = {}
-        for indicator in self._indicators:
-            query_keys = indicator.codes.lookup(_join_keys(indicator.keys, query_customers))
-            last = indicator.published.last_event_before(query_keys, query_days)
+        for indicator, keys in zip(self._indicators, key_codes, strict=True):
+            last = indicator.published.last_event_before(keys, query_days)
             found = last >= 0
             for feature, by_period in zip(
                 indicator.feature_names, indicator.by_period, strict=True
@@ -85,7 +94,7 @@ class Economy:
                 column = np.full(len(query_days), np.nan)
                 column[found] = by_period[last[found]]
                 out[feature] = column
-        return pd.DataFrame(out, index=range(len(query_days)))
+        return out
 
 
 def _feature_names(slug: str) -> list[str]:

@@ -51,6 +51,11 @@ class GroupCodes:
     def size(self) -> int:
         return len(self._index)
 
+    @property
+    def ids(self) -> pd.Index:
+        """The ids, in the order of their codes."""
+        return self._index
+
     def encode(self, ids: pd.Series | np.ndarray) -> np.ndarray:
         codes = self.lookup(ids)
         if (codes < 0).any():

@@ -74,9 +74,9 @@ class PaymentHistory:
 
     def features(
         self, query_groups: np.ndarray, query_days: np.ndarray, query_amounts: np.ndarray
-    ) -> pd.DataFrame:
-        """Features of each query: its customer's code (-1 for none), moment (from
-        :func:`day_numbers`) and invoice amount."""
+    ) -> dict[str, np.ndarray]:
+        """Feature columns for the queries: each one's customer code (-1 for none), moment
+        (from :func:`day_numbers`) and invoice amount."""
         paid, q, t = self._paid, query_groups, query_days
         out: dict[str, np.ndarray] = {}
 
@@ -142,7 +142,7 @@ class PaymentHistory:
             past_due_count * t - past_due_due_days, past_due_count
         )
         out["amount_vs_typical"] = _ratio(query_amounts, _ratio(issued_amount, issued_count))
-        return pd.DataFrame(out)
+        return out
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -163,20 +163,21 @@ class SameKindHistory:
 
     A customer that moved to electronic invoicing, or pays some invoices by direct debit and
     others by cheque, behaves differently on each; its record on invoices *like this one* is
-    sharper than its overall record.
+    sharper than its overall record. Each (customer, value) pair is one group of events.
     """
 
-    def __init__(self, invoices: pd.DataFrame, *, column: str) -> None:
+    def __init__(self, invoices: pd.DataFrame, codes: GroupCodes, *, column: str) -> None:
         ledger = invoices[~invoices["is_credit_note"] & invoices[column].notna()]
         settled = day_numbers(ledger["settled_date"])
         is_settled = ledger["settled_date"].notna().to_numpy()
         due = day_numbers(ledger["due_date"])
         issue = day_numbers(ledger["issue_date"])
-        ledger_keys = _customer_and(ledger, column)
         self.column = column
-        self._codes = GroupCodes(ledger_keys)
+        self._values = GroupCodes(ledger[column].astype(str))
         self._paid = EventStream(
-            self._codes.encode(ledger_keys),
+            self._pairs(
+                codes.encode(ledger["customer_id"]), self._values.encode(ledger[column].astype(str))
+            ),
             settled,
             {
                 "late": (is_settled & (settled > due)).astype(np.int64),
@@ -184,27 +185,26 @@ class SameKindHistory:
             },
         )
 
-    def features(self, queries: pd.DataFrame, query_days: np.ndarray) -> pd.DataFrame:
-        """Features of each query (customer_id and ``column``) at its moment."""
-        groups = self._codes.lookup(_customer_and(queries, self.column))
+    def _pairs(self, customers: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """One group code per (customer, value); -1 when either is unknown."""
+        pairs = customers * self._values.size + values
+        return np.where((customers >= 0) & (values >= 0), pairs, -1)
+
+    def features(
+        self, query_groups: np.ndarray, query_values: pd.Series, query_days: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Feature columns for the queries: customer codes, ``column`` values and moments."""
+        has_value = query_values.notna().to_numpy()
+        values = np.where(has_value, self._values.lookup(query_values.astype(str)), -1)
+        groups = self._pairs(query_groups, values)
         paid = self._paid
-        count = paid.total_before("count", groups, query_days)
         # Queries without a value have no "same kind": their features stay missing.
-        count = np.where(queries[self.column].notna().to_numpy(), count, 0)
+        count = np.where(has_value, paid.total_before("count", groups, query_days), 0)
         prefix = f"hist_same_{self.column}"
-        return pd.DataFrame(
-            {
-                f"{prefix}_paid_count": count,
-                f"{prefix}_late_ratio": _ratio(
-                    paid.total_before("late", groups, query_days), count
-                ),
-                f"{prefix}_avg_days_to_pay": _ratio(
-                    paid.total_before("days_to_pay", groups, query_days), count
-                ),
-            }
-        )
-
-
-def _customer_and(frame: pd.DataFrame, column: str) -> pd.Series:
-    values = frame[column].astype(object).where(frame[column].notna(), "")
-    return (frame["customer_id"].astype(str) + "\x1f" + values.astype(str)).reset_index(drop=True)
+        return {
+            f"{prefix}_paid_count": count,
+            f"{prefix}_late_ratio": _ratio(paid.total_before("late", groups, query_days), count),
+            f"{prefix}_avg_days_to_pay": _ratio(
+                paid.total_before("days_to_pay", groups, query_days), count
+            ),
+        }
