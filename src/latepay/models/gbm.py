@@ -289,7 +289,15 @@ class GradientBoostingLateModel:
     def predict_outcome(self, features: pd.DataFrame) -> pd.DataFrame:
         """p_late, bucket probabilities and expected days late for each row."""
         self._check_fitted()
+        return self._outcome(self.schema_.matrix(features), features.index)
+
+    def explain_outcome(self, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`predict_outcome` and :meth:`contributions` together, from one matrix."""
+        self._check_fitted()
         x = self.schema_.matrix(features)
+        return self._outcome(x, features.index), self._contributions(x, features.index)
+
+    def _outcome(self, x: np.ndarray, index: pd.Index) -> pd.DataFrame:
         p_late = self.calibrator_.transform(self.late_booster_.predict(x))
         n_late_buckets = len(self.spec_.bucket_names) - 1
         if self.bucket_booster_ is None:
@@ -303,13 +311,16 @@ class GradientBoostingLateModel:
             days = np.full(len(x), self.profile_.mean_days_late)
         else:
             days = np.maximum(np.expm1(self.days_booster_.predict(x)), 1.0)
-        return outcome_frame(p_late, buckets, days, self.spec_, features.index)
+        return outcome_frame(p_late, buckets, days, self.spec_, index)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to the log-odds of lateness (LightGBM ``pred_contrib``)."""
         self._check_fitted()
-        values = self.late_booster_.predict(self.schema_.matrix(features), pred_contrib=True)
-        return pd.DataFrame(values[:, :-1], columns=self.schema_.columns, index=features.index)
+        return self._contributions(self.schema_.matrix(features), features.index)
+
+    def _contributions(self, x: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        values = self.late_booster_.predict(x, pred_contrib=True)
+        return pd.DataFrame(values[:, :-1], columns=self.schema_.columns, index=index)
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature in the P(late) booster."""

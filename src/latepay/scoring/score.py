@@ -44,7 +44,8 @@ def score_invoices(
         The moment each invoice is scored; its issue date by default.
     tier_cutoffs : tuple of three floats
     reasons : int
-        How many reasons per invoice (0 for none; only models with contributions give them).
+        How many reasons per invoice (0 for none; only models that explain their outcome
+        give them).
 
     Returns
     -------
@@ -67,7 +68,11 @@ def score_features(
 ) -> pd.DataFrame:
     """Score ``invoices`` from their ``features`` (from :func:`build_features`, same order);
     see :func:`score_invoices`, which builds them."""
-    outcome = model.predict_outcome(features)
+    explains = reasons and hasattr(model, "explain_outcome")
+    if explains:
+        outcome, contributions = model.explain_outcome(features)
+    else:
+        outcome = model.predict_outcome(features)
     scored = pd.concat(
         [invoices[["invoice_id"]].reset_index(drop=True), outcome.reset_index(drop=True)], axis=1
     )
@@ -77,7 +82,7 @@ def score_features(
     scored["inputs_hash"] = [
         f"{value:016x}" for value in pd.util.hash_pandas_object(features, index=False)
     ]
-    if reasons and hasattr(model, "contributions"):
-        found = top_reasons(features, model.contributions(features), top=reasons)
+    if explains:
+        found = top_reasons(features, contributions, top=reasons)
         scored["reasons"] = [[reason.to_dict() for reason in row] for row in found]
     return scored
