@@ -197,5 +197,6 @@ def downgrade() -> None:
         for (trigger,) in triggers.all():
             op.execute(f"DROP TRIGGER {trigger}")
     op.drop_table("ledger_revision")
-    with op.batch_alter_table("customers") as batch_op:
-        batch_op.drop_column("ledger_revision")
+    # Not a batch operation: on SQLite that copies the customers table, which the foreign keys
+    # of invoices forbid once there are any (SQLite drops a column itself since 3.35).
+    op.execute("ALTER TABLE customers DROP COLUMN ledger_revision")
