@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -155,6 +156,62 @@ def test_an_id_reused_for_other_content_is_a_conflict_and_stores_nothing(served:
             ).all()
         )
     assert amounts == {"API-CONF-1": 1200.0}
+
+
+def snapshot_groups(client: httpx.Client) -> float:
+    found = re.search(
+        r'^latepay_scoring_group_features_total\{source="snapshot"\} (\S+)$',
+        client.get("/metrics").text,
+        re.M,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_group_answered_from_the_ledger_snapshot_equals_the_backtest(served: Served) -> None:
+    """The server's prepared ledger, not a database read, gives the backtest's features.
+
+    The invoices copied are of customers and days no other test here writes before: every
+    invoice these tests post is issued on 2023-06-01 or later, so the copies' customers are
+    still as the snapshot has them."""
+    for _ in range(100):
+        if httpx.get(f"{served.base_url}/healthz").json()["ledger_snapshot"] == "ready":
+            break
+        time.sleep(0.1)
+    ledger = load_ledger(served.engine)
+    invoices = ledger.invoices[
+        ~ledger.invoices["is_credit_note"]
+        & (ledger.invoices["customer_id"] != NEW_INVOICE["customer_id"])
+        & ledger.invoices["issue_date"].between("2023-01-01", "2023-05-31")
+    ]
+    originals = invoices.sample(6, random_state=11)
+    model = ModelRegistry(served.folder / "models", served.engine).load_champion()
+    backtest = score_invoices(model, ledger, originals).set_index("invoice_id")
+    posted = [
+        {
+            "invoice_id": f"SNAP-{row.invoice_id}",
+            "customer_id": row.customer_id,
+            "issue_date": f"{row.issue_date:%Y-%m-%d}",
+            "due_date": f"{row.due_date:%Y-%m-%d}",
+            "amount": row.amount,
+            "currency": row.currency,
+            "payment_method": row.payment_method,
+            "channel": row.channel,
+            "features": {"po_number_required": row.inv_po_number_required},
+        }
+        for row in originals.itertuples()
+    ]
+    with served.client("billing") as client:
+        before = snapshot_groups(client)
+        answer = client.post("/v1/invoices", json=posted)
+        assert snapshot_groups(client) == before + 1
+    assert answer.status_code == 201, answer.text
+    for result in answer.json()["results"]:
+        original = backtest.loc[result["invoice_id"].removeprefix("SNAP-")]
+        assert result["p_late"] == pytest.approx(original["p_late"], abs=1e-12)
+        assert result["expected_days_late"] == pytest.approx(original["expected_days_late"])
+        assert [r["feature"] for r in result["reasons"]] == [
+            r["feature"] for r in original["reasons"]
+        ]
 
 
 def test_a_list_is_answered_in_its_order(served: Served) -> None:

@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.champion = champion
     app.state.metrics = metrics
     app.state.issuer = issuer
+    app.state.ledger_state = ledger_state
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     routers = (invoices, scoring, feedback, customers, worklist, forecast, models, webhooks)

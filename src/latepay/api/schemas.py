@@ -320,3 +320,6 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unreachable"]
     model_version: str | None
+    # Whether posted invoices can be scored from the prepared ledger snapshot yet (they are
+    # scored from the database meanwhile, alike but slower).
+    ledger_snapshot: Literal["ready", "preparing"]

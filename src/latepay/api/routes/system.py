@@ -26,7 +26,12 @@ def healthz(request: Request) -> Response:
         database = "unreachable"
     version = state.champion.version
     healthy = database == "ok" and version is not None
-    body = Health(status="ok" if healthy else "degraded", database=database, model_version=version)
+    body = Health(
+        status="ok" if healthy else "degraded",
+        database=database,
+        model_version=version,
+        ledger_snapshot="ready" if state.ledger_state.ready else "preparing",
+    )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
