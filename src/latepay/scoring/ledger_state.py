@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,9 +38,12 @@ from latepay.features.events import day_numbers
 logger = logging.getLogger(__name__)
 
 # A new snapshot is prepared once this share of its customers (and at least this many) were
-# found stale: reading them one group at a time then costs more than preparing everything.
+# found stale: reading them one group at a time then costs more than preparing everything;
+# and in any case this long after the first one was, so a few stale customers do not send
+# every group that includes one of them to the database for good.
 STALE_SHARE_FOR_REFRESH = 0.01
 STALE_CUSTOMERS_FOR_REFRESH = 25
+STALE_SECONDS_FOR_REFRESH = 300.0
 
 # Told which way each group went: "snapshot" or "database".
 OnGroup = Callable[[str], None]
@@ -56,6 +60,8 @@ class _Snapshot:
     # with invoices of the service's own since the snapshot.
     answers_until: dict[str, int] = field(default_factory=dict)
     stale: set[str] = field(default_factory=set)
+    # When the first of ``stale`` was found (time.monotonic()).
+    stale_since: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,10 @@ class LedgerState:
 
     def refresh(self, grace_days: int) -> None:
         """Read the whole ledger and prepare a new snapshot (blocking)."""
+        with self._refreshing:
+            self._refresh(grace_days)
+
+    def _refresh(self, grace_days: int) -> None:
         with self._adopting:
             self._adopted_meanwhile = []
         try:
@@ -151,7 +161,7 @@ class LedgerState:
 
         def run() -> None:
             try:
-                self.refresh(grace_days)
+                self._refresh(grace_days)
             except Exception:
                 logger.exception("could not prepare a ledger snapshot")
             finally:
@@ -164,17 +174,22 @@ class LedgerState:
     ) -> tuple[pd.DataFrame, Revisions | None]:
         """Features of ``queries`` as of their issue dates, as :func:`build_features` gives
         them from the database now; and the revisions of their customers when they were
-        checked against a snapshot (None when there was none to check against)."""
-        snapshot = self._snapshot
-        if snapshot is None or snapshot.grace_days != grace_days:
-            self.refresh_in_background(grace_days)
+        read (None when no snapshot is ever prepared)."""
+        if not self.prepare:
             return self._from_database(queries, grace_days), None
         customer_ids = queries["customer_id"].astype(str)
+        # Read even without a snapshot to check against: the invoices about to be stored are
+        # then adopted by the snapshot being prepared.
         with self.engine.connect() as connection:
             revisions = _revisions(connection, sorted(set(customer_ids)))
-        if revisions.shared != snapshot.shared_revision:
+        snapshot = self._snapshot
+        if (
+            snapshot is None
+            or snapshot.grace_days != grace_days
+            or revisions.shared != snapshot.shared_revision
+        ):
             self.refresh_in_background(grace_days)
-            return self._from_database(queries, grace_days), None
+            return self._from_database(queries, grace_days), revisions
         days = day_numbers(pd.to_datetime(queries["issue_date"]).dt.normalize())
         stale = {
             customer
@@ -185,9 +200,13 @@ class LedgerState:
         if not stale:
             self._told("snapshot")
             return snapshot.prepared.features(queries), revisions
+        if not snapshot.stale:
+            snapshot.stale_since = time.monotonic()
         snapshot.stale |= stale
-        if len(snapshot.stale) >= max(
-            STALE_CUSTOMERS_FOR_REFRESH, STALE_SHARE_FOR_REFRESH * len(snapshot.revisions)
+        if (
+            len(snapshot.stale)
+            >= max(STALE_CUSTOMERS_FOR_REFRESH, STALE_SHARE_FOR_REFRESH * len(snapshot.revisions))
+            or time.monotonic() - snapshot.stale_since >= STALE_SECONDS_FOR_REFRESH
         ):
             self.refresh_in_background(grace_days)
         return self._from_database(queries, grace_days), revisions
