@@ -1,6 +1,7 @@
 """Scoring service target: ``POST /v1/invoices`` (one invoice) at 50 concurrent clients.
 
     python benchmarks/bench_api.py [--seconds 60] [--clients 50] [--database sqlite|postgresql]
+                                   [--seconds-per-day 0]
 
 A real ``latepay serve`` process (uvicorn, one worker, no access log) over the bundled sample
 (200 customers, 21,412 invoices) and a gbm champion is loaded by ``wrk`` (Debian package
@@ -8,6 +9,11 @@ A real ``latepay serve`` process (uvicorn, one worker, no access log) over the b
 Every request posts a new invoice for a customer with history, which the server stores,
 scores as of its issue date with reasons, and records, in one transaction per group of
 requests. Latency percentiles are wrk's, measured on the client side.
+
+By default every invoice is issued on one day, so the server's own invoices never make its
+ledger snapshot stale (the steady state within a day). ``--seconds-per-day N`` moves the issue
+date on every N seconds: then each customer's first invoice of a day is read from the
+database until a new snapshot is ready, as on a real first morning.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
@@ -43,9 +50,18 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WARM_UP_SECONDS = 5
 
 # One new invoice per request, unique across wrk's threads; the summary is printed as JSON.
+# Invoices are issued on the first of ISSUE_DATES, or, with SECONDS_PER_DAY > 0, on the one
+# that many seconds of wall time after START_TIME have reached (the same day in every run).
 WRK_SCRIPT = """
 local counter = 0
 local threads = 0
+local issue_dates = {ISSUE_DATES}
+
+local function issue_date()
+  if SECONDS_PER_DAY == 0 then return issue_dates[1] end
+  local day = math.floor((os.time() - START_TIME) / SECONDS_PER_DAY)
+  return issue_dates[math.min(#issue_dates, day + 1)]
+end
 
 function setup(thread)
   threads = threads + 1
@@ -56,10 +72,11 @@ request = function()
   counter = counter + 1
   local customer = string.format("C%06d", (counter * 7919 + thread_id * 31) % 200 + 1)
   local body = string.format(
-    '{"invoice_id":"%s-%d-%d","customer_id":"%s","issue_date":"ISSUE_DATE",'
+    '{"invoice_id":"%s-%d-%d","customer_id":"%s","issue_date":"%s",'
     .. '"payment_terms_days":30,"amount":%d,"currency":"EUR",'
     .. '"features":{"po_number_required":%d}}',
-    "RUN_ID", thread_id, counter, customer, 100 + (counter * 37) % 9000, counter % 2)
+    "RUN_ID", thread_id, counter, customer, issue_date(), 100 + (counter * 37) % 9000,
+    counter % 2)
   return wrk.format("POST", "/v1/invoices",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer API_KEY"}, body)
 end
@@ -142,6 +159,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--seconds-per-day",
+        type=int,
+        default=0,
+        help="move the issue date on by a day every this many seconds, so each customer's "
+        "first invoice of a day follows its invoices of earlier days (0: one day throughout)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -177,6 +201,9 @@ def main() -> int:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
+            days = pd.date_range(issue_date, periods=1000, freq="D")
+            issue_dates = ", ".join(f'"{day:%Y-%m-%d}"' for day in days)
+            start_time = int(time.time())
             rows = []
             runs = [
                 ("warm-up", args.clients, WARM_UP_SECONDS),
@@ -186,7 +213,9 @@ def main() -> int:
             for name, clients, seconds in runs:
                 script = folder / f"{name.replace(' ', '_')}.lua"
                 script.write_text(
-                    WRK_SCRIPT.replace("ISSUE_DATE", issue_date)
+                    WRK_SCRIPT.replace("ISSUE_DATES", issue_dates)
+                    .replace("START_TIME", str(start_time))
+                    .replace("SECONDS_PER_DAY", str(args.seconds_per_day))
                     .replace("API_KEY", key)
                     .replace("RUN_ID", f"B{len(rows)}")
                 )
@@ -195,7 +224,8 @@ def main() -> int:
                 after = server_counts(base_url, key)
                 done = {name: after[name] - before[name] for name in after}
                 result["mean_group"] = done["requests"] / done["groups"] if done["groups"] else 0
-                result["from_snapshot"] = done["snapshot"] / done["groups"] if done["groups"] else 0
+                sourced = done["snapshot"] + done["database"]
+                result["from_snapshot"] = done["snapshot"] / sourced if sourced else 0
                 result.update(name=name, clients=clients, seconds=seconds)
                 rows.append(result)
             engine = make_engine(database_url)
