@@ -158,6 +158,24 @@ def test_an_id_reused_for_other_content_is_a_conflict_and_stores_nothing(served:
     assert amounts == {"API-CONF-1": 1200.0}
 
 
+def copies_of(originals: pd.DataFrame, prefix: str) -> list[dict]:
+    """Ledger invoices as posts of new invoices, their ids prefixed, all else the same."""
+    return [
+        {
+            "invoice_id": f"{prefix}{row.invoice_id}",
+            "customer_id": row.customer_id,
+            "issue_date": f"{row.issue_date:%Y-%m-%d}",
+            "due_date": f"{row.due_date:%Y-%m-%d}",
+            "amount": row.amount,
+            "currency": row.currency,
+            "payment_method": row.payment_method,
+            "channel": row.channel,
+            "features": {"po_number_required": row.inv_po_number_required},
+        }
+        for row in originals.itertuples()
+    ]
+
+
 def snapshot_groups(client: httpx.Client) -> float:
     found = re.search(
         r'^latepay_scoring_group_features_total\{source="snapshot"\} (\S+)$',
@@ -186,20 +204,7 @@ def test_a_group_answered_from_the_ledger_snapshot_equals_the_backtest(served: S
     originals = invoices.sample(6, random_state=11)
     model = ModelRegistry(served.folder / "models", served.engine).load_champion()
     backtest = score_invoices(model, ledger, originals).set_index("invoice_id")
-    posted = [
-        {
-            "invoice_id": f"SNAP-{row.invoice_id}",
-            "customer_id": row.customer_id,
-            "issue_date": f"{row.issue_date:%Y-%m-%d}",
-            "due_date": f"{row.due_date:%Y-%m-%d}",
-            "amount": row.amount,
-            "currency": row.currency,
-            "payment_method": row.payment_method,
-            "channel": row.channel,
-            "features": {"po_number_required": row.inv_po_number_required},
-        }
-        for row in originals.itertuples()
-    ]
+    posted = copies_of(originals, "SNAP-")
     with served.client("billing") as client:
         before = snapshot_groups(client)
         answer = client.post("/v1/invoices", json=posted)
@@ -232,21 +237,7 @@ def test_the_api_score_equals_the_backtest_score_of_the_same_invoice(served: Ser
     model = ModelRegistry(served.folder / "models", served.engine).load_champion()
     backtest = score_invoices(model, ledger, originals).set_index("invoice_id")
 
-    posted = []
-    for row in originals.itertuples():
-        posted.append(
-            {
-                "invoice_id": f"COPY-{row.invoice_id}",
-                "customer_id": row.customer_id,
-                "issue_date": f"{row.issue_date:%Y-%m-%d}",
-                "due_date": f"{row.due_date:%Y-%m-%d}",
-                "amount": row.amount,
-                "currency": row.currency,
-                "payment_method": row.payment_method,
-                "channel": row.channel,
-                "features": {"po_number_required": row.inv_po_number_required},
-            }
-        )
+    posted = copies_of(originals, "COPY-")
     with served.client("billing") as client:
         answer = client.post("/v1/invoices", json=posted)
     assert answer.status_code == 201, answer.text
