@@ -28,7 +28,6 @@ LEVEL_PERIODS = 12
 class _Indicator:
     """One indicator's publications, keyed by industry, country or '' (global)."""
 
-    keys: frozenset[str]
     codes: GroupCodes
     published: EventStream
     # Per publication, in the order given to the stream: value, change and distance.
@@ -65,7 +64,6 @@ class Economy:
         codes = GroupCodes(series["key"])
         published = day_numbers(series["period"] + pd.offsets.MonthEnd(0))
         return _Indicator(
-            keys=frozenset(series["key"]),
             codes=codes,
             published=EventStream(codes.encode(series["key"]), published),
             by_period=tuple(column.to_numpy(dtype=float) for column in by_period),
@@ -76,7 +74,7 @@ class Economy:
         """Per indicator, the series each customer reads (by its industry, else its country,
         else the global one; -1 for none): worked out once per customer, not per query."""
         return [
-            indicator.codes.lookup(_join_keys(indicator.keys, customers))
+            indicator.codes.lookup(_join_keys(indicator.codes.ids, customers))
             for indicator in self._indicators
         ]
 
@@ -101,7 +99,7 @@ def _feature_names(slug: str) -> list[str]:
     return [f"econ_{slug}", f"econ_{slug}_chg{CHANGE_PERIODS}m", f"econ_{slug}_vs{LEVEL_PERIODS}m"]
 
 
-def _join_keys(keys: set[str], customers: pd.DataFrame) -> pd.Series:
+def _join_keys(keys: pd.Index, customers: pd.DataFrame) -> pd.Series:
     """For each query, the key its customer matches: its industry, else its country, else ''."""
     industry = customers["industry"].astype(object).where(customers["industry"].isin(keys))
     country = customers["country"].astype(object).where(customers["country"].isin(keys))

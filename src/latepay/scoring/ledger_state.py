@@ -52,7 +52,6 @@ OnGroup = Callable[[str], None]
 @dataclass
 class _Snapshot:
     prepared: PreparedLedger
-    grace_days: int
     shared_revision: int
     # Each customer's revision when the snapshot was read (absent: the customer did not exist).
     revisions: dict[str, int]
@@ -138,7 +137,6 @@ class LedgerState:
                 revisions = _all_revisions(connection)
             snapshot = _Snapshot(
                 prepared=PreparedLedger(load_ledger(self.engine), grace_days=grace_days),
-                grace_days=grace_days,
                 shared_revision=revisions.shared,
                 revisions=revisions.customers,
             )
@@ -185,7 +183,7 @@ class LedgerState:
         snapshot = self._snapshot
         if (
             snapshot is None
-            or snapshot.grace_days != grace_days
+            or snapshot.prepared.grace_days != grace_days
             or revisions.shared != snapshot.shared_revision
         ):
             self.refresh_in_background(grace_days)
