@@ -206,7 +206,7 @@ def top_reasons(
     # Strongest first; equal pushes in column order.
     strongest = np.argsort(-pushes, axis=1, kind="stable")[:, :count]
     strongest_pushes = np.take_along_axis(pushes, strongest, axis=1)
-    columns = {name: features[name].to_numpy() for name in features.columns}
+    columns = _Columns(features)
     reasons = []
     for position in range(len(features)):
         row = _RowView(columns, position)
@@ -228,6 +228,31 @@ def top_reasons(
     return reasons
 
 
+class _Columns(Mapping[str, np.ndarray]):
+    """A frame's columns as arrays, each taken out of the frame when first read: the reasons
+    of a few invoices read a few of many columns."""
+
+    __slots__ = ("_arrays", "_frame")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        array = self._arrays.get(name)
+        if array is None:
+            if name not in self._frame.columns:
+                raise KeyError(name)
+            array = self._arrays[name] = self._frame[name].to_numpy()
+        return array
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frame.columns)
+
+    def __len__(self) -> int:
+        return len(self._frame.columns)
+
+
 class _RowView(Mapping[str, Any]):
     """Row ``position`` of a frame's columns, read on demand (cheaper than a Series per row).
 
@@ -236,7 +261,7 @@ class _RowView(Mapping[str, Any]):
 
     __slots__ = ("_columns", "_position")
 
-    def __init__(self, columns: dict[str, np.ndarray], position: int) -> None:
+    def __init__(self, columns: _Columns, position: int) -> None:
         self._columns = columns
         self._position = position
 

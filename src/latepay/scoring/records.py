@@ -23,21 +23,47 @@ def prediction_rows(
     """One ``predictions`` row per scored invoice; ``moments`` is aligned with ``scored``."""
     scored_at = utcnow()
     as_of = [utc_moment(moment) for moment in pd.to_datetime(moments)]
-    bucket_columns = [f"p_{name}" for name in bucket_names]
+    # Column by column: a dict per row from pandas costs more than the rest when few are scored.
+    probabilities = [scored[f"p_{name}"].astype(float).tolist() for name in bucket_names]
+    buckets = [
+        dict(zip(bucket_names, row, strict=True)) for row in zip(*probabilities, strict=True)
+    ]
+    reasons = scored["reasons"].tolist() if "reasons" in scored else [None] * len(scored)
     return [
         {
-            "invoice_id": row["invoice_id"],
-            "model_version": row["model_version"],
+            "invoice_id": invoice_id,
+            "model_version": model_version,
             "as_of": moment,
             "scored_at": scored_at,
-            "inputs_hash": row["inputs_hash"],
-            "p_late": float(row["p_late"]),
-            "bucket_probabilities": {c.removeprefix("p_"): float(row[c]) for c in bucket_columns},
-            "expected_days_late": float(row["expected_days_late"]),
-            "risk_tier": row["risk_tier"],
-            "reasons": {"reasons": row.get("reasons") or []},
+            "inputs_hash": inputs_hash,
+            "p_late": p_late,
+            "bucket_probabilities": bucket,
+            "expected_days_late": expected_days_late,
+            "risk_tier": risk_tier,
+            "reasons": {"reasons": explained or []},
         }
-        for row, moment in zip(scored.to_dict("records"), as_of, strict=True)
+        for (
+            invoice_id,
+            model_version,
+            moment,
+            inputs_hash,
+            p_late,
+            bucket,
+            expected_days_late,
+            risk_tier,
+            explained,
+        ) in zip(
+            scored["invoice_id"].tolist(),
+            scored["model_version"].tolist(),
+            as_of,
+            scored["inputs_hash"].tolist(),
+            scored["p_late"].astype(float).tolist(),
+            buckets,
+            scored["expected_days_late"].astype(float).tolist(),
+            scored["risk_tier"].tolist(),
+            reasons,
+            strict=True,
+        )
     ]
 
 
