@@ -720,9 +720,18 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port, each with its own model and ledger "
+            "snapshot (about one per core).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (GUIDE §5) with the champion model; Ctrl-C stops it."""
     import copy
+    import os
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
@@ -734,8 +743,14 @@ def serve(
     # latepay's own log lines (scheduled jobs, retrains) go where uvicorn's go, at INFO.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["latepay"] = {"handlers": ["default"], "level": "INFO"}
+    if workers > 1:
+        # Each worker process builds its own app from the environment, so the database
+        # chosen with --db must be there.
+        os.environ["LATEPAY_DATABASE_URL"] = cli.settings.database_url
     uvicorn.run(
-        create_app(cli.settings),
+        create_app(cli.settings) if workers == 1 else "latepay.api.app:create_app",
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         access_log=access_log,

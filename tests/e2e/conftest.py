@@ -75,13 +75,19 @@ def database_of(backend: str, folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, folder: Path, env: dict[str, str]) -> Iterator[str]:
-    """Start ``latepay serve`` and wait until it answers; stop it afterwards."""
+def running_server(
+    database_url: str, folder: Path, env: dict[str, str], *options: str, log_name="server.log"
+) -> Iterator[str]:
+    """Start ``latepay serve`` (with ``options``) and wait until it answers; stop it
+    afterwards."""
     port = free_port()
-    log = folder / "server.log"
+    log = folder / log_name
     with log.open("w") as out:
         process = subprocess.Popen(
-            [LATEPAY, "--db", database_url, "serve", "--port", str(port), "--no-access-log"],
+            [
+                *(LATEPAY, "--db", database_url, "serve", "--port", str(port)),
+                *("--no-access-log", *options),
+            ],
             cwd=folder,
             env=env,
             stdout=out,

@@ -103,6 +103,26 @@ class LedgerRevision(Base):
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
+class IssuedRevision(Base):
+    """A step the scoring service raised a customer's ``ledger_revision`` by, from
+    ``revision_before`` to ``revision_after``, by storing invoices at issuance and nothing else.
+
+    Those invoices change no feature before ``counts_from`` (their first event: the issue day,
+    or the due day if earlier), so a process whose snapshot has ``revision_before`` may keep
+    answering the customer from it up to that day (:mod:`latepay.scoring.ledger_state`).
+    """
+
+    __tablename__ = "issued_revisions"
+    __table_args__ = (Index("ix_issued_revisions_customer_after", "customer_id", "revision_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    revision_before: Mapped[int] = mapped_column(Integer)
+    revision_after: Mapped[int] = mapped_column(Integer)
+    counts_from: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (Index("ix_invoices_customer_issue", "customer_id", "issue_date"),)

@@ -21,13 +21,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from latepay.db.tables import Invoice, Prediction, utcnow
+from latepay.db.tables import Customer, Invoice, Prediction, in_chunks, utcnow
 from latepay.errors import ConflictError, InputError
 from latepay.features.ledger import INVOICE_EXTRA_PREFIX
 from latepay.ingest.fingerprint import fingerprints
 from latepay.ingest.upsert import insert_missing_customers
 from latepay.models.training import LateModel
-from latepay.scoring.ledger_state import LedgerState
+from latepay.scoring.ledger_state import IssuedStep, LedgerState, record_issued_steps
 from latepay.scoring.records import prediction_rows
 from latepay.scoring.score import score_features
 
@@ -205,29 +205,26 @@ def _issue(
         if i in stored and i not in issued_scores
     }
     # By id and content: a refused request may have carried the same id with other content.
-    chosen = frame["invoice_id"].isin(new_ids | unscored) & (
-        frame["row_hash"] == frame["invoice_id"].map(known)
-    )
-    to_score = frame[chosen].drop_duplicates("invoice_id")
-    if len(to_score):
-        to_score = to_score.reset_index(drop=True)
-        features, checked = ledger_state.features(to_score, grace_days=model.spec_.grace_days)
+    wanted = new_ids | unscored
+    chosen: dict[str, int] = {}
+    for position, (i, h) in enumerate(zip(frame["invoice_id"], frame["row_hash"], strict=True)):
+        if i in wanted and known[i] == h:
+            chosen.setdefault(i, position)
+    if chosen:
+        to_score = frame.take(list(chosen.values())).reset_index(drop=True)
+        features = ledger_state.features(to_score, grace_days=model.spec_.grace_days)
         scored = score_features(model, to_score, features, tier_cutoffs=tier_cutoffs, reasons=3)
         moments = pd.Series(to_score["issue_date"].to_numpy(), index=scored.index)
         rows = prediction_rows(scored, moments=moments, bucket_names=model.spec_.bucket_names)
-        new_invoices = to_score[to_score["invoice_id"].isin(new_ids)]
+        new_invoices = to_score.take(
+            [position for position, i in enumerate(chosen) if i in new_ids]
+        )
         with engine.begin() as connection:
-            _store_invoices(connection, new_invoices)
-            adopt = (
-                ledger_state.adopt_own_invoices(connection, new_invoices, checked)
-                if checked is not None and len(new_invoices)
-                else None
-            )
+            steps = _store_invoices(connection, new_invoices)
             if on_scored is not None:
                 on_scored(connection, scored.assign(customer_id=to_score["customer_id"]))
             connection.execute(sa.insert(Prediction), rows)
-        if adopt is not None:
-            adopt()
+        ledger_state.take_issued_steps(steps)
         issued_scores.update({row["invoice_id"]: row for row in rows})
 
     results: list[IssuanceResult | ConflictError] = []
@@ -267,22 +264,40 @@ def _scores_at_issuance(connection: Connection, invoice_ids: list[str]) -> dict[
     return first
 
 
-def _store_invoices(connection: Connection, invoices: pd.DataFrame) -> None:
+def _store_invoices(connection: Connection, invoices: pd.DataFrame) -> list[IssuedStep]:
+    """Insert new ``invoices`` (and their customers, if new); the revision steps they made
+    are recorded, for every server's ledger snapshot to step over."""
     if not len(invoices):
-        return
+        return []
     now = utcnow()
-    insert_missing_customers(connection, invoices["customer_id"], now=now)
-    rows = []
-    for record in invoices.to_dict("records"):
-        row = {c: record[c] for c in STORED_COLUMNS}
-        row["issue_date"] = record["issue_date"].date()
-        row["due_date"] = record["due_date"].date()
-        row["extra"] = json.loads(record["extra"]) if record["extra"] else None
-        row.update(
-            is_credit_note=record["is_credit_note"], row_hash=record["row_hash"], updated_at=now
+    customer_ids = sorted(set(invoices["customer_id"].astype(str)))
+    # The invoices' triggers lock their customers' rows until commit, in whatever order they
+    # meet them; taken first in one order, two servers storing invoices of the same customers
+    # wait for each other instead of deadlocking (PostgreSQL; SQLite has a single writer).
+    existing = 0
+    for chunk in in_chunks(customer_ids):
+        existing += len(
+            connection.scalars(
+                sa.select(Customer.customer_id)
+                .where(Customer.customer_id.in_(chunk))
+                .order_by(Customer.customer_id)
+                .with_for_update()
+            ).all()
         )
-        rows.append({k: (None if _missing(v) else v) for k, v in row.items()})
+    if existing < len(customer_ids):
+        insert_missing_customers(connection, invoices["customer_id"], now=now)
+    # Column by column: a dict per row from pandas costs more than the insert.
+    columns = {c: invoices[c].tolist() for c in (*STORED_COLUMNS, "is_credit_note", "row_hash")}
+    columns["issue_date"] = [day.date() for day in columns["issue_date"]]
+    columns["due_date"] = [day.date() for day in columns["due_date"]]
+    columns["extra"] = [json.loads(text) if text else None for text in invoices["extra"]]
+    rows = [
+        {k: (None if _missing(v) else v) for k, v in zip(columns, values, strict=True)}
+        | {"updated_at": now}
+        for values in zip(*columns.values(), strict=True)
+    ]
     connection.execute(sa.insert(Invoice), rows)
+    return record_issued_steps(connection, invoices)
 
 
 def _missing(value: Any) -> bool:

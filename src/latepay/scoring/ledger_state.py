@@ -10,19 +10,23 @@ indicators change. A group whose customers all still have the revisions of the s
 answered from it; any other group is read from the database, as without a snapshot, and the
 customers found stale count toward preparing a new snapshot in the background.
 
-The service's own invoices change its customers' revisions too, but they change no feature at
-a moment on or before their issue and due days (only events strictly before the moment count,
-and an unpaid invoice's events are its issue and due days). So after storing them the service
-adopts the new revisions, provided they rose by exactly its own rows (no one else wrote in
-between), and answers those customers from the snapshot up to that day.
+Invoices stored at issuance change their customers' revisions too, but they change no feature
+at a moment on or before their issue and due days (only events strictly before the moment
+count, and an unpaid invoice's events are its issue and due days). So whoever stores them
+records the step each customer's revision took (``issued_revisions``, in the same
+transaction), and every server process, this one or another, steps its snapshot over those
+steps and answers those customers from it up to that day. Any other change leaves a gap in
+the steps, and the customer is read from the database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +34,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from latepay.db.tables import Customer, LedgerRevision, in_chunks
+from latepay.db.tables import Customer, IssuedRevision, LedgerRevision, in_chunks, utcnow
 from latepay.features import build_features, load_ledger
 from latepay.features.build import PreparedLedger
 from latepay.features.events import day_numbers
@@ -45,6 +49,10 @@ STALE_SHARE_FOR_REFRESH = 0.01
 STALE_CUSTOMERS_FOR_REFRESH = 25
 STALE_SECONDS_FOR_REFRESH = 300.0
 
+# Steps older than this are deleted when a snapshot is prepared. A snapshot older than that
+# which still needed one finds a gap and reads the customer from the database.
+ISSUED_STEPS_KEPT = dt.timedelta(days=1)
+
 # Told which way each group went: "snapshot" or "database".
 OnGroup = Callable[[str], None]
 
@@ -53,10 +61,11 @@ OnGroup = Callable[[str], None]
 class _Snapshot:
     prepared: PreparedLedger
     shared_revision: int
-    # Each customer's revision when the snapshot was read (absent: the customer did not exist).
+    # Each customer's revision the snapshot answers for: its revision when the snapshot was
+    # read (absent: the customer did not exist), stepped over invoices issued since.
     revisions: dict[str, int]
     # The last day number a moment may have to be answered from the snapshot, for customers
-    # with invoices of the service's own since the snapshot.
+    # it was stepped over issued invoices for.
     answers_until: dict[str, int] = field(default_factory=dict)
     stale: set[str] = field(default_factory=set)
     # When the first of ``stale`` was found (time.monotonic()).
@@ -64,9 +73,9 @@ class _Snapshot:
 
 
 @dataclass(frozen=True)
-class _Adoption:
-    """The service stored invoices of ``customer`` dated from ``day`` on, which raised its
-    revision from ``before`` to ``after`` and nothing else."""
+class IssuedStep:
+    """Invoices stored at issuance raised ``customer``'s revision from ``before`` to
+    ``after`` and nothing else; they count in features from day number ``day`` on."""
 
     customer: str
     before: int
@@ -75,7 +84,7 @@ class _Adoption:
 
     def apply_to(self, snapshot: _Snapshot) -> None:
         """Keep answering the customer from ``snapshot`` (up to the day), if the snapshot
-        had its revision from before these invoices."""
+        is at the revision this step starts from."""
         if snapshot.revisions.get(self.customer) != self.before:
             return
         until = snapshot.answers_until.get(self.customer, self.day)
@@ -113,10 +122,6 @@ class LedgerState:
         self.on_group = on_group
         self._snapshot: _Snapshot | None = None
         self._refreshing = threading.Lock()
-        # Guards the swap of snapshots against adoptions, and the adoptions made while a new
-        # snapshot is being prepared, to be applied to it too.
-        self._adopting = threading.Lock()
-        self._adopted_meanwhile: list[_Adoption] | None = None
 
     @property
     def ready(self) -> bool:
@@ -128,28 +133,20 @@ class LedgerState:
             self._refresh(grace_days)
 
     def _refresh(self, grace_days: int) -> None:
-        with self._adopting:
-            self._adopted_meanwhile = []
-        try:
-            # Revisions first: a change landing while the ledger is read then shows up as a
-            # revision the snapshot does not have, never as one it claims to have.
-            with self.engine.connect() as connection:
-                revisions = _all_revisions(connection)
-            snapshot = _Snapshot(
-                prepared=PreparedLedger(load_ledger(self.engine), grace_days=grace_days),
-                shared_revision=revisions.shared,
-                revisions=revisions.customers,
+        # Revisions first: a change landing while the ledger is read then shows up as a
+        # revision the snapshot does not have, never as one it claims to have.
+        with self.engine.begin() as connection:
+            revisions = _all_revisions(connection)
+            connection.execute(
+                sa.delete(IssuedRevision).where(
+                    IssuedRevision.recorded_at < utcnow() - ISSUED_STEPS_KEPT
+                )
             )
-            with self._adopting:
-                # The service's own invoices stored meanwhile would otherwise make their
-                # customers stale in the new snapshot, and under steady load every snapshot
-                # would be outdated by the time it is ready.
-                for adoption in self._adopted_meanwhile:
-                    adoption.apply_to(snapshot)
-                self._snapshot = snapshot
-        finally:
-            with self._adopting:
-                self._adopted_meanwhile = None
+        self._snapshot = _Snapshot(
+            prepared=PreparedLedger(load_ledger(self.engine), grace_days=grace_days),
+            shared_revision=revisions.shared,
+            revisions=revisions.customers,
+        )
         logger.info("ledger snapshot prepared: %d customers", len(revisions.customers))
 
     def refresh_in_background(self, grace_days: int) -> None:
@@ -167,27 +164,29 @@ class LedgerState:
 
         threading.Thread(target=run, name="ledger-snapshot", daemon=True).start()
 
-    def features(
-        self, queries: pd.DataFrame, *, grace_days: int
-    ) -> tuple[pd.DataFrame, Revisions | None]:
+    def features(self, queries: pd.DataFrame, *, grace_days: int) -> pd.DataFrame:
         """Features of ``queries`` as of their issue dates, as :func:`build_features` gives
-        them from the database now; and the revisions of their customers when they were
-        read (None when no snapshot is ever prepared)."""
+        them from the database now."""
+        snapshot = self._snapshot
         if not self.prepare:
-            return self._from_database(queries, grace_days), None
+            return self._from_database(queries, grace_days)
+        if snapshot is None or snapshot.prepared.grace_days != grace_days:
+            self.refresh_in_background(grace_days)
+            return self._from_database(queries, grace_days)
         customer_ids = queries["customer_id"].astype(str)
-        # Read even without a snapshot to check against: the invoices about to be stored are
-        # then adopted by the snapshot being prepared.
         with self.engine.connect() as connection:
             revisions = _revisions(connection, sorted(set(customer_ids)))
-        snapshot = self._snapshot
-        if (
-            snapshot is None
-            or snapshot.prepared.grace_days != grace_days
-            or revisions.shared != snapshot.shared_revision
-        ):
-            self.refresh_in_background(grace_days)
-            return self._from_database(queries, grace_days), revisions
+            if revisions.shared != snapshot.shared_revision:
+                self.refresh_in_background(grace_days)
+                return self._from_database(queries, grace_days)
+            behind = {
+                customer: snapshot.revisions[customer]
+                for customer, revision in revisions.customers.items()
+                if customer in snapshot.revisions and revision != snapshot.revisions[customer]
+            }
+            if behind:
+                for step in _issued_steps(connection, behind, revisions.customers):
+                    step.apply_to(snapshot)
         days = day_numbers(pd.to_datetime(queries["issue_date"]).dt.normalize())
         stale = {
             customer
@@ -197,7 +196,7 @@ class LedgerState:
         }
         if not stale:
             self._told("snapshot")
-            return snapshot.prepared.features(queries), revisions
+            return snapshot.prepared.features(queries)
         if not snapshot.stale:
             snapshot.stale_since = time.monotonic()
         snapshot.stale |= stale
@@ -207,43 +206,15 @@ class LedgerState:
             or time.monotonic() - snapshot.stale_since >= STALE_SECONDS_FOR_REFRESH
         ):
             self.refresh_in_background(grace_days)
-        return self._from_database(queries, grace_days), revisions
+        return self._from_database(queries, grace_days)
 
-    def adopt_own_invoices(
-        self, connection: Connection, invoices: pd.DataFrame, checked: Revisions
-    ) -> Callable[[], None]:
-        """After the service stored ``invoices`` (inside that transaction): what to do once it
-        commits so their customers keep being answered from the snapshot.
-
-        ``checked`` are the revisions returned with these invoices' features. A customer is
-        kept when the revision has since risen by exactly the invoices stored here (anything
-        else means another writer changed it too), in the snapshot served and in one being
-        prepared, if they have its revision from before.
-        """
-        customer_ids = invoices["customer_id"].astype(str).to_numpy()
-        own_rows = pd.Series(customer_ids).value_counts()
-        now = _revisions(connection, sorted(own_rows.index)).customers
-        # The invoice's earliest event: its issue day, or its due day if that came first.
-        first_event = np.minimum(
-            day_numbers(invoices["issue_date"]), day_numbers(invoices["due_date"])
-        )
-        last_day = pd.Series(first_event, index=customer_ids).groupby(level=0).min()
-
-        def adopt() -> None:
-            adoptions = [
-                _Adoption(customer, checked.customers[customer], now[customer], int(day))
-                for customer, day in last_day.items()
-                if customer in checked.customers
-                and now.get(customer) == checked.customers[customer] + own_rows[customer]
-            ]
-            with self._adopting:
-                for adoption in adoptions:
-                    if self._snapshot is not None:
-                        adoption.apply_to(self._snapshot)
-                    if self._adopted_meanwhile is not None:
-                        self._adopted_meanwhile.append(adoption)
-
-        return adopt
+    def take_issued_steps(self, steps: Iterable[IssuedStep]) -> None:
+        """Step the snapshot over invoices this process stored (once committed), sparing
+        the database the question the next time their customers come."""
+        snapshot = self._snapshot
+        if snapshot is not None:
+            for step in steps:
+                step.apply_to(snapshot)
 
     def _from_database(self, queries: pd.DataFrame, grace_days: int) -> pd.DataFrame:
         self._told("database")
@@ -255,17 +226,105 @@ class LedgerState:
             self.on_group(path)
 
 
+def record_issued_steps(connection: Connection, invoices: pd.DataFrame) -> list[IssuedStep]:
+    """Record the revision steps that storing ``invoices`` just made (call it inside that
+    transaction, after the insert and before anything else of these customers changes).
+
+    The customers' rows stay locked by the triggers' updates until commit, so each step is
+    exactly this transaction's rows: the revision now, less the invoices stored here.
+    """
+    own_rows: Counter[str] = Counter()
+    # The invoices' earliest event: the issue day, or the due day if that came first.
+    counts_from: dict[str, dt.date] = {}
+    for customer, issue, due in zip(
+        invoices["customer_id"].astype(str),
+        invoices["issue_date"],
+        invoices["due_date"],
+        strict=True,
+    ):
+        own_rows[customer] += 1
+        day = min(pd.Timestamp(issue), pd.Timestamp(due)).date()
+        counts_from[customer] = min(counts_from.get(customer, day), day)
+    now = _customer_revisions(connection, sorted(own_rows))
+    steps = [
+        IssuedStep(
+            customer, now[customer] - rows, now[customer], _day_number(counts_from[customer])
+        )
+        for customer, rows in own_rows.items()
+    ]
+    recorded_at = utcnow()
+    connection.execute(
+        sa.insert(IssuedRevision),
+        [
+            {
+                "customer_id": step.customer,
+                "revision_before": step.before,
+                "revision_after": step.after,
+                "counts_from": counts_from[step.customer],
+                "recorded_at": recorded_at,
+            }
+            for step in steps
+        ],
+    )
+    return steps
+
+
+def _issued_steps(
+    connection: Connection, behind: dict[str, int], now: dict[str, int]
+) -> list[IssuedStep]:
+    """The recorded steps of each customer of ``behind`` between the revision the snapshot
+    has for it and the one it has ``now``, in order. Taken in that order, they lead the
+    snapshot as far as they chain; a change by anything else leaves a gap they cannot pass."""
+    steps = []
+    for chunk in in_chunks(sorted(behind), 100):
+        rows = connection.execute(
+            sa.select(
+                IssuedRevision.customer_id,
+                IssuedRevision.revision_before,
+                IssuedRevision.revision_after,
+                IssuedRevision.counts_from,
+            )
+            .where(
+                sa.or_(
+                    *(
+                        (IssuedRevision.customer_id == customer)
+                        & (IssuedRevision.revision_after > behind[customer])
+                        & (IssuedRevision.revision_after <= now[customer])
+                        for customer in chunk
+                    )
+                )
+            )
+            .order_by(IssuedRevision.customer_id, IssuedRevision.revision_before)
+        )
+        steps.extend(
+            IssuedStep(customer, before, after, _day_number(counts_from))
+            for customer, before, after, counts_from in rows
+        )
+    return steps
+
+
+def _day_number(day: dt.date) -> int:
+    return int(day_numbers(np.array([day], dtype="datetime64[D]"))[0])
+
+
 def _revisions(connection: Connection, customer_ids: list[str]) -> Revisions:
-    customers: dict[str, int] = {}
+    return Revisions(
+        customers=_customer_revisions(connection, customer_ids),
+        shared=_shared_revision(connection),
+    )
+
+
+def _customer_revisions(connection: Connection, customer_ids: list[str]) -> dict[str, int]:
+    revisions: dict[str, int] = {}
     for chunk in in_chunks(customer_ids):
-        customers.update(
+        revisions.update(
             connection.execute(
                 sa.select(Customer.customer_id, Customer.ledger_revision).where(
                     Customer.customer_id.in_(chunk)
                 )
             ).all()
         )
-    return Revisions(customers=customers, shared=_shared_revision(connection))
+    return revisions
 
 
 def _all_revisions(connection: Connection) -> Revisions:
