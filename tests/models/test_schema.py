@@ -1,8 +1,9 @@
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pytest
 
-from latepay.models.schema import OTHER, FeatureSchema
+from latepay.models.schema import FEW_ROWS, OTHER, FeatureSchema
 
 
 def _frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -10,22 +11,26 @@ def _frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
         {
             "amount": rng.lognormal(7.0, 1.0, n),
             "days": rng.integers(0, 90, n).astype(float),
+            "count": rng.integers(0, 9, n),
+            "flag": rng.integers(0, 2, n).astype(bool),
             "method": rng.choice(["card", "transfer", "direct_debit"], n),
         }
     )
 
 
-def test_the_matrix_gives_lightgbm_exactly_the_numbers_of_the_frame() -> None:
+# A few rows take the numbers out in one call; many, column by column.
+@pytest.mark.parametrize("rows", [200, FEW_ROWS + 200])
+def test_the_matrix_gives_lightgbm_exactly_the_numbers_of_the_frame(rows: int) -> None:
     rng = np.random.default_rng(3)
     train = _frame(rng, 2_000)
-    y = ((train["method"] == "card") ^ (train["amount"] > 1_000)).astype(int)
+    y = ((train["method"] == "card") ^ (train["amount"] > 1_000) ^ train["flag"]).astype(int)
     schema = FeatureSchema.learn(train, ["method"])
     booster = lgb.train(
         {"objective": "binary", "verbosity": -1, "num_leaves": 7},
         lgb.Dataset(schema.apply(train), label=y),
         num_boost_round=20,
     )
-    scored = _frame(rng, 200).astype({"method": object, "days": object})
+    scored = _frame(rng, rows).astype({"method": object, "days": object})
     # What arrives in real requests: an unseen method, missing values, numbers as text.
     scored.loc[0:9, "method"] = "cheque"
     scored.loc[10:19, "method"] = None

@@ -17,6 +17,8 @@ from latepay.errors import InputError
 # Category levels seen fewer times than this are folded into "other" rather than kept.
 MIN_CATEGORY_COUNT = 5
 OTHER = "other"
+# Up to this many rows, a frame's numbers are taken out in one call rather than column by column.
+FEW_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,14 @@ class FeatureSchema:
         self._check_columns(features)
         # Column-major, so each column is one contiguous copy (LightGBM reads either order).
         matrix = np.empty((len(features), len(self.columns)), dtype=np.float64, order="F")
-        # Columns already held as numbers are converted in one call: column by column, pandas'
-        # overhead costs more than the prediction when a few invoices are scored.
-        dtypes = features.dtypes.to_dict()
+        # For a few rows, columns already held as numbers are converted in one call: column by
+        # column, pandas' overhead then costs more than the prediction. For many, the copies
+        # that call makes cost more than that overhead.
+        dtypes = features.dtypes.to_dict() if len(features) <= FEW_ROWS else {}
         held_as_numbers = [
             position
             for position, column in enumerate(self.numeric)
-            if isinstance(dtypes[column], np.dtype) and dtypes[column].kind in "biuf"
+            if isinstance(dtypes.get(column), np.dtype) and dtypes[column].kind in "biuf"
         ]
         if held_as_numbers:
             names = [self.numeric[position] for position in held_as_numbers]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from latepay.features import Ledger, build_features
 from latepay.models.explanations import top_reasons
+from latepay.models.schema import FEW_ROWS
 from latepay.models.training import LateModel
 
 RISK_TIERS = ("low", "medium", "high", "critical")
@@ -90,9 +91,12 @@ def feature_row_hashes(features: pd.DataFrame) -> np.ndarray:
     """The hash of each row of ``features``: the values of
     ``pandas.util.hash_pandas_object(features, index=False)``.
 
-    Columns held as numbers are hashed a block of one type at a time rather than a Series at
-    a time, which costs more than the scoring when a few invoices are scored.
+    For a few rows, columns held as numbers are hashed a block of one type at a time rather
+    than a Series at a time, which then costs more than the scoring; for many, the copies a
+    block takes cost more than that, and pandas hashes them.
     """
+    if len(features) > FEW_ROWS:
+        return pd.util.hash_pandas_object(features, index=False).to_numpy()
     dtypes = features.dtypes.to_dict()
     by_type: dict[np.dtype, list[str]] = {}
     for name, dtype in dtypes.items():
