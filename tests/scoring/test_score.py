@@ -11,7 +11,8 @@ from latepay.scoring.score import feature_row_hashes
 
 def mixed_frame(rows: int) -> pd.DataFrame:
     """Every kind of column features hold: floats with NaN and -0.0, integers, booleans, text
-    with missing values, and a nullable extension type."""
+    with missing values, numbers and text mixed, whole numbers held as objects, a nullable
+    extension type; and dates and complex numbers, which they do not hold today."""
     positions = np.arange(rows)
     return pd.DataFrame(
         {
@@ -26,6 +27,13 @@ def mixed_frame(rows: int) -> pd.DataFrame:
             ),
             "more": positions * 1.25,
             "nullable": pd.array(np.where(positions % 3 == 0, None, positions), dtype="Int64"),
+            "issued": pd.Timestamp("2024-01-31") + pd.to_timedelta(positions % 40, unit="D"),
+            "complex": positions * (1 + 1j),
+            "inv_mixed": pd.Series(
+                np.where(positions % 2 == 0, positions, np.where(positions % 5 == 0, None, "x")),
+                dtype=object,
+            ),
+            "inv_whole": pd.Series(positions % 3, dtype=object),
         }
     )
 

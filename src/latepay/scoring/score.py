@@ -108,10 +108,19 @@ def feature_row_hashes(features: pd.DataFrame) -> np.ndarray:
         block = pd.util.hash_array(features[names].to_numpy().T.ravel())
         hashes.update(zip(names, block.reshape(len(names), len(features)), strict=True))
     for name in features.columns:
-        if name not in hashes:
-            column = features[name]
-            values = column.to_numpy() if isinstance(dtypes[name], np.dtype) else column.array
-            hashes[name] = pd.util.hash_array(values)
+        if name in hashes:
+            continue
+        column = features[name]
+        if dtypes[name] == np.dtype(object):
+            # Hashed value by value: pandas first factorizes, which costs more for a few rows,
+            # and gives a missing value the largest hash.
+            values = column.to_numpy()
+            hashes[name] = pd.util.hash_array(values, categorize=False)
+            hashes[name][pd.isna(values)] = np.iinfo(np.uint64).max
+        else:
+            # What pandas hashes: the array of an extension or datetime type, else the numbers.
+            plain = isinstance(dtypes[name], np.dtype) and dtypes[name].kind not in "mM"
+            hashes[name] = pd.util.hash_array(column.to_numpy() if plain else column.array)
     return _combined([hashes[name] for name in features.columns], len(features))
 
 
