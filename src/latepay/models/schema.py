@@ -74,7 +74,7 @@ class FeatureSchema:
         held_as_numbers = [
             position
             for position, column in enumerate(self.numeric)
-            if isinstance(dtypes.get(column), np.dtype) and dtypes[column].kind in "biuf"
+            if held_as_numbers_of_numpy(dtypes.get(column))
         ]
         if held_as_numbers:
             names = [self.numeric[position] for position in held_as_numbers]
@@ -109,6 +109,12 @@ class FeatureSchema:
             numeric=tuple(data["numeric"]),
             categorical={k: tuple(v) for k, v in data["categorical"].items()},
         )
+
+
+def held_as_numbers_of_numpy(dtype: object) -> bool:
+    """Whether a column of ``dtype`` holds numpy booleans, integers or floats, which a few rows
+    are best taken out of a frame (or hashed) by the block rather than column by column."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
 
 
 def _numbers(values: pd.Series) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from latepay.features import Ledger, build_features
 from latepay.models.explanations import top_reasons
-from latepay.models.schema import FEW_ROWS
+from latepay.models.schema import FEW_ROWS, held_as_numbers_of_numpy
 from latepay.models.training import LateModel
 
 RISK_TIERS = ("low", "medium", "high", "critical")
@@ -100,7 +100,7 @@ def feature_row_hashes(features: pd.DataFrame) -> np.ndarray:
     dtypes = features.dtypes.to_dict()
     by_type: dict[np.dtype, list[str]] = {}
     for name, dtype in dtypes.items():
-        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        if held_as_numbers_of_numpy(dtype):
             by_type.setdefault(dtype, []).append(name)
     hashes: dict[str, np.ndarray] = {}
     for names in by_type.values():
