@@ -15,8 +15,10 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 demo: $(BIN)/.installed
 	$(BIN)/latepay demo
 
+# One test process per core; a file's tests stay in one process, which builds the file's
+# fixtures (trained models, running servers) once.
 test: $(BIN)/.installed lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

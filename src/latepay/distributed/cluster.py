@@ -17,6 +17,7 @@ from distributed import Client, LocalCluster
 from latepay.errors import InputError
 
 LOCAL = "local"
+LOOPBACK = "127.0.0.1"
 DEFAULT_LOCAL_WORKERS = 2
 
 
@@ -34,10 +35,15 @@ def dask_client(address: str) -> Iterator[Client]:
         with Client(address) as client:
             yield client
         return
-    # One thread per worker: LightGBM and the feature builders use the cores themselves.
+    # One thread per worker: LightGBM and the feature builders use the cores themselves. The
+    # scheduler's HTTP server (its health and metrics routes) takes any free loopback port:
+    # without one it asks for 8787, and a second cluster on the host finds it taken.
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=f"{LOOPBACK}:0",
         ) as cluster,
         Client(cluster) as client,
     ):
