@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from latepay.db.tables import Prediction, utcnow
 from latepay.features import Ledger
+from latepay.ingest.bulk import bulk_session
 from latepay.models.training import LateModel
 from latepay.scoring.records import prediction_rows, utc_moment
 from latepay.scoring.score import score_invoices
@@ -216,7 +217,8 @@ def record_predictions(
         # running `latepay serve` delivers from.
         announce_scores(connection, scored)
         if connection.dialect.name == "sqlite":
-            _insert_into_sqlite(connection, scored, moments, bucket_names)
+            with bulk_session(connection):
+                _insert_into_sqlite(connection, scored, moments, bucket_names)
             return
         rows = prediction_rows(scored, moments=moments, bucket_names=bucket_names)
         for start in range(0, len(rows), RECORD_CHUNK_ROWS):
