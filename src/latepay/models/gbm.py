@@ -30,6 +30,7 @@ import pandas as pd
 
 from latepay.errors import InputError
 from latepay.evaluation.metrics import choose_threshold
+from latepay.models import compiled
 from latepay.models.base import MIN_PER_CLASS, LatenessProfile, TrainingData, outcome_frame
 from latepay.models.calibration import Calibrator
 from latepay.models.schema import FeatureSchema
@@ -88,6 +89,8 @@ class GradientBoostingLateModel:
     """
 
     kind = "gbm"
+    # The folder the model was saved in or loaded from: its compiled boosters are kept there.
+    saved_in_: Path | None = None
 
     def __init__(
         self,
@@ -283,7 +286,7 @@ class GradientBoostingLateModel:
     def predict_proba_late(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated P(late) for each row of ``features``."""
         self._check_fitted()
-        raw = self.late_booster_.predict(self.schema_.matrix(features))
+        raw = self._predict(self.late_booster_, self.schema_.matrix(features))
         return self.calibrator_.transform(raw)
 
     def predict_outcome(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -298,20 +301,23 @@ class GradientBoostingLateModel:
         return self._outcome(x, features.index), self._contributions(x, features.index)
 
     def _outcome(self, x: np.ndarray, index: pd.Index) -> pd.DataFrame:
-        p_late = self.calibrator_.transform(self.late_booster_.predict(x))
+        p_late = self.calibrator_.transform(self._predict(self.late_booster_, x))
         n_late_buckets = len(self.spec_.bucket_names) - 1
         if self.bucket_booster_ is None:
             buckets = np.tile(self.profile_.late_bucket_shares, (len(x), 1))
         elif n_late_buckets == 2:
-            upper = self.bucket_booster_.predict(x)
+            upper = self._predict(self.bucket_booster_, x)
             buckets = np.column_stack([1 - upper, upper])
         else:
-            buckets = self.bucket_booster_.predict(x)
+            buckets = self._predict(self.bucket_booster_, x)
         if self.days_booster_ is None:
             days = np.full(len(x), self.profile_.mean_days_late)
         else:
-            days = np.maximum(np.expm1(self.days_booster_.predict(x)), 1.0)
+            days = np.maximum(np.expm1(self._predict(self.days_booster_, x)), 1.0)
         return outcome_frame(p_late, buckets, days, self.spec_, index)
+
+    def _predict(self, booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
+        return compiled.predict(booster, x, threads=self.n_jobs, keep_in=self.saved_in_)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to the log-odds of lateness (LightGBM ``pred_contrib``)."""
@@ -333,6 +339,7 @@ class GradientBoostingLateModel:
         """Write LightGBM text models and JSON into ``folder``."""
         self._check_fitted()
         folder.mkdir(parents=True, exist_ok=True)
+        self.saved_in_ = folder
         self.late_booster_.save_model(folder / "late.txt")
         if self.bucket_booster_ is not None:
             self.bucket_booster_.save_model(folder / "bucket.txt")
@@ -352,6 +359,7 @@ class GradientBoostingLateModel:
     def load(cls, folder: Path) -> GradientBoostingLateModel:
         """Read a model written by :meth:`save` (text and JSON only, nothing executed)."""
         model, state = read_model_state(folder, cls, FORMAT_VERSION)
+        model.saved_in_ = folder
         model.calibrator_ = Calibrator.from_dict(state["calibrator"])
         model.calibration_window_ = tuple(state["calibration_window"])
         model.late_booster_ = lgb.Booster(model_file=str(folder / "late.txt"))

@@ -1,0 +1,145 @@
+"""Large batches are predicted by boosters compiled to machine code.
+
+LightGBM predicts by walking each tree node by node. lleaves compiles a booster through LLVM
+into native branches instead: on the champion of the benchmarks' 1M-invoice ledger (453 trees
+of 15 leaves) it predicted 200,000 invoices 6x faster on two threads (0.43 s against 2.7 s).
+The two agree to rounding: the sum over the trees is taken in another order. The raw
+predictions differed by at most 6e-15 there; after calibration, scoring a 1M-invoice file
+gave P(late) and expected days late within 2.2e-11 (relative) of LightGBM's, and the same risk
+tier for every invoice. A test holds a small model's outcome to 1e-12.
+
+Compiling costs seconds (3.3 s for those 453 trees), so only calls of at least
+:data:`COMPILED_FROM_ROWS` rows use it: a scoring group at issuance, a few invoices, keeps
+LightGBM, which is faster for them than any compiling. Batch scoring predicts in chunks of
+100,000, so a whole file or the open invoices use the machine code for every chunk.
+
+A booster is compiled once per process, and once per host for a saved model: the machine code
+is kept in the model's folder (``compiled/``), named by what it was compiled from (the
+booster's text, this host's processor and the compiler's versions), so a changed booster,
+another processor or another compiler never loads it. Only latepay writes there, the way it
+writes the model itself; the API never receives files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+import weakref
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import lightgbm as lgb
+import numpy as np
+
+if TYPE_CHECKING:
+    import lleaves
+
+COMPILED_FROM_ROWS = 50_000
+COMPILED_FOLDER = "compiled"
+
+_compiled: weakref.WeakKeyDictionary[lgb.Booster, lleaves.Model] = weakref.WeakKeyDictionary()
+# One compiler at a time: two threads asking for one booster compile it once.
+_compiling = threading.Lock()
+
+
+def predict(
+    booster: lgb.Booster, x: np.ndarray, *, threads: int, keep_in: Path | None = None
+) -> np.ndarray:
+    """``booster.predict(x)``: by its compiled form for at least :data:`COMPILED_FROM_ROWS`
+    rows, else by LightGBM.
+
+    Parameters
+    ----------
+    booster : lgb.Booster
+    x : ndarray
+        Feature matrix in the booster's column order.
+    threads : int
+        Threads the compiled form predicts on (LightGBM uses the booster's ``num_threads``).
+    keep_in : Path, optional
+        The folder of the saved model the booster belongs to: its machine code is kept there.
+    """
+    if len(x) < COMPILED_FROM_ROWS:
+        return booster.predict(x)
+    return compiled(booster, keep_in=keep_in).predict(x, n_jobs=threads)
+
+
+def compiled(booster: lgb.Booster, *, keep_in: Path | None = None) -> lleaves.Model:
+    """The compiled form of ``booster``, compiled (or loaded from ``keep_in``) on first use
+    and kept while the booster lives."""
+    with _compiling:
+        model = _compiled.get(booster)
+        if model is None:
+            model = _compile(booster, keep_in)
+            _compiled[booster] = model
+    return model
+
+
+def _compile(booster: lgb.Booster, keep_in: Path | None) -> lleaves.Model:
+    import lleaves
+    import llvmlite.binding as llvm
+
+    text = booster.model_to_string()
+    with tempfile.TemporaryDirectory(prefix="latepay-booster-") as scratch:
+        text_file = Path(scratch) / "booster.txt"
+        text_file.write_text(text)
+        model = lleaves.Model(model_file=str(text_file))
+        key = hashlib.sha256(
+            "\n".join(
+                [
+                    text,
+                    llvm.get_process_triple(),
+                    llvm.get_host_cpu_name(),
+                    _host_cpu_features(llvm),
+                    version("lleaves"),
+                    version("llvmlite"),
+                ]
+            ).encode()
+        ).hexdigest()
+        kept = _folder_to_keep(keep_in)
+        if kept is None:
+            _compile_to(model, None)
+            return model
+        cached = kept / f"{key}.o"
+        if cached.is_file():
+            _compile_to(model, cached)
+            return model
+        # Written beside and renamed: another process never reads half a file.
+        fresh = Path(scratch) / "fresh.o"
+        _compile_to(model, fresh)
+        staged = kept / f".{key}.{os.getpid()}.tmp"
+        try:
+            staged.write_bytes(fresh.read_bytes())
+            staged.replace(cached)
+        except OSError:  # a full disk: the next process compiles again
+            with contextlib.suppress(OSError):
+                staged.unlink(missing_ok=True)
+    return model
+
+
+def _compile_to(model: lleaves.Model, cache: Path | None) -> None:
+    # Without inlining, compiling takes less than half as long and predicting a third longer.
+    model.compile(cache=None if cache is None else str(cache), finline=False)
+
+
+def _folder_to_keep(keep_in: Path | None) -> Path | None:
+    """``keep_in``'s folder for machine code, made if need be; None where it cannot be (a
+    Dask worker on a host without the model folder, a read-only folder)."""
+    if keep_in is None or not keep_in.is_dir():
+        return None
+    folder = keep_in / COMPILED_FOLDER
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
+def _host_cpu_features(llvm) -> str:
+    try:
+        return llvm.get_host_cpu_features().flatten()
+    except RuntimeError:  # LLVM cannot tell on some hosts; lleaves then compiles without them
+        return ""

@@ -1,0 +1,84 @@
+"""Large batches are predicted by compiled boosters, as LightGBM predicts them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from latepay.features import Ledger, build_features
+from latepay.features.labels import LabelSpec
+from latepay.models import compiled
+from latepay.models.gbm import GradientBoostingLateModel
+from latepay.models.training import training_data
+
+CUTOFF = pd.Timestamp("2023-06-01")
+
+
+@pytest.fixture(scope="module")
+def model_and_features(learnable_ledger: Ledger):
+    model = GradientBoostingLateModel(n_estimators=100).fit(
+        # Three late buckets: the bucket booster is multiclass.
+        training_data(learnable_ledger, cutoff=CUTOFF, spec=LabelSpec(bucket_edges=(15, 40)))
+    )
+    invoices = learnable_ledger.invoices
+    return model, build_features(learnable_ledger, invoices[invoices["issue_date"] >= CUTOFF])
+
+
+@pytest.fixture
+def compilations(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The boosters compiled for predictions while a test runs."""
+    asked = []
+
+    def spy(booster, **options):
+        asked.append(booster)
+        return compile_for_real(booster, **options)
+
+    compile_for_real = compiled.compiled
+    monkeypatch.setattr(compiled, "compiled", spy)
+    return asked
+
+
+def test_compiled_boosters_give_lightgbms_outcome(model_and_features, compilations, monkeypatch):
+    model, features = model_and_features
+    # Each kind of objective compiles: binary, multiclass and regression.
+    assert model.bucket_booster_.num_model_per_iteration() == len(model.spec_.bucket_names) - 1 > 2
+    assert model.days_booster_ is not None
+    by_lightgbm = model.predict_outcome(features)
+    assert compilations == []
+
+    monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
+    by_machine_code = model.predict_outcome(features)
+    assert compilations == [model.late_booster_, model.bucket_booster_, model.days_booster_]
+    pd.testing.assert_frame_equal(
+        by_machine_code, by_lightgbm, check_exact=False, rtol=0, atol=1e-12
+    )
+    assert model.predict_proba_late(features) == pytest.approx(by_lightgbm["p_late"], abs=1e-12)
+
+
+def test_a_booster_compiles_once(model_and_features):
+    model, features = model_and_features
+    first = compiled.compiled(model.late_booster_)
+    assert compiled.compiled(model.late_booster_) is first
+    x = model.schema_.matrix(features)
+    assert first.predict(x, n_jobs=1) == pytest.approx(model.late_booster_.predict(x), abs=1e-12)
+
+
+def test_a_saved_model_keeps_its_machine_code_for_the_next_process(
+    model_and_features, tmp_path, monkeypatch
+):
+    import lleaves.compiler
+
+    model, features = model_and_features
+    model.save(tmp_path / "model")
+    monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
+    # Loaded anew, as by another process: its boosters were never compiled here.
+    first = GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
+    kept = sorted((tmp_path / "model" / compiled.COMPILED_FOLDER).iterdir())
+    assert [path.suffix for path in kept] == [".o", ".o", ".o"]
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again instead of loading the kept machine code")
+
+    monkeypatch.setattr(lleaves.compiler, "compile_to_module", no_compiling)
+    again = GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
