@@ -24,6 +24,12 @@ def model_and_features(learnable_ledger: Ledger):
     return model, build_features(learnable_ledger, invoices[invoices["issue_date"] >= CUTOFF])
 
 
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Machine code is kept under the test's own folder, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def compilations(monkeypatch: pytest.MonkeyPatch) -> list:
     """The boosters compiled for predictions while a test runs."""
@@ -63,9 +69,7 @@ def test_a_booster_compiles_once(model_and_features):
     assert first.predict(x, n_jobs=1) == pytest.approx(model.late_booster_.predict(x), abs=1e-12)
 
 
-def test_a_saved_model_keeps_its_machine_code_for_the_next_process(
-    model_and_features, tmp_path, monkeypatch
-):
+def test_machine_code_is_kept_for_the_next_process(model_and_features, tmp_path, monkeypatch):
     import lleaves.compiler
 
     model, features = model_and_features
@@ -73,8 +77,9 @@ def test_a_saved_model_keeps_its_machine_code_for_the_next_process(
     monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
     # Loaded anew, as by another process: its boosters were never compiled here.
     first = GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
-    kept = sorted((tmp_path / "model" / compiled.COMPILED_FOLDER).iterdir())
+    kept = sorted(compiled.cache_folder().iterdir())
     assert [path.suffix for path in kept] == [".o", ".o", ".o"]
+    assert compiled.cache_folder().stat().st_mode & 0o777 == 0o700
 
     def no_compiling(*args, **kwargs):
         raise AssertionError("compiled again instead of loading the kept machine code")
@@ -82,3 +87,19 @@ def test_a_saved_model_keeps_its_machine_code_for_the_next_process(
     monkeypatch.setattr(lleaves.compiler, "compile_to_module", no_compiling)
     again = GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
     pd.testing.assert_frame_equal(again, first, check_exact=True)
+
+
+def test_machine_code_is_neither_kept_nor_loaded_where_others_can_write(
+    model_and_features, tmp_path, monkeypatch
+):
+    model, features = model_and_features
+    shared = compiled.cache_folder()
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)
+    model.save(tmp_path / "model")
+    monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
+    outcome = GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
+    assert list(shared.iterdir()) == []
+    pd.testing.assert_frame_equal(
+        outcome, model.predict_outcome(features), check_exact=False, rtol=0, atol=1e-12
+    )

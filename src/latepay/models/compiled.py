@@ -13,11 +13,14 @@ Compiling costs seconds (3.3 s for those 453 trees), so only calls of at least
 LightGBM, which is faster for them than any compiling. Batch scoring predicts in chunks of
 100,000, so a whole file or the open invoices use the machine code for every chunk.
 
-A booster is compiled once per process, and once per host for a saved model: the machine code
-is kept in the model's folder (``compiled/``), named by what it was compiled from (the
-booster's text, this host's processor and the compiler's versions), so a changed booster,
-another processor or another compiler never loads it. Only latepay writes there, the way it
-writes the model itself; the API never receives files.
+A booster is compiled once per process, and once per host and user: the machine code is kept
+in the user's cache folder (``$XDG_CACHE_HOME/latepay/boosters``, by default under
+``~/.cache``), named by what it was compiled from (the booster's text, this host's processor
+and the compiler's versions), so a changed booster, another processor or another compiler
+never loads it. It is not kept beside the model, whose folder may be shared, copied between
+hosts or writable by others: machine code runs with the rights of whoever loads it, so it is
+loaded only from a folder that the user alone owns and can write (made so when latepay creates
+it; another one is not used).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 import weakref
@@ -39,16 +43,13 @@ if TYPE_CHECKING:
     import lleaves
 
 COMPILED_FROM_ROWS = 50_000
-COMPILED_FOLDER = "compiled"
 
 _compiled: weakref.WeakKeyDictionary[lgb.Booster, lleaves.Model] = weakref.WeakKeyDictionary()
 # One compiler at a time: two threads asking for one booster compile it once.
 _compiling = threading.Lock()
 
 
-def predict(
-    booster: lgb.Booster, x: np.ndarray, *, threads: int, keep_in: Path | None = None
-) -> np.ndarray:
+def predict(booster: lgb.Booster, x: np.ndarray, *, threads: int) -> np.ndarray:
     """``booster.predict(x)``: by its compiled form for at least :data:`COMPILED_FROM_ROWS`
     rows, else by LightGBM.
 
@@ -59,26 +60,30 @@ def predict(
         Feature matrix in the booster's column order.
     threads : int
         Threads the compiled form predicts on (LightGBM uses the booster's ``num_threads``).
-    keep_in : Path, optional
-        The folder of the saved model the booster belongs to: its machine code is kept there.
     """
     if len(x) < COMPILED_FROM_ROWS:
         return booster.predict(x)
-    return compiled(booster, keep_in=keep_in).predict(x, n_jobs=threads)
+    return compiled(booster).predict(x, n_jobs=threads)
 
 
-def compiled(booster: lgb.Booster, *, keep_in: Path | None = None) -> lleaves.Model:
-    """The compiled form of ``booster``, compiled (or loaded from ``keep_in``) on first use
-    and kept while the booster lives."""
+def compiled(booster: lgb.Booster) -> lleaves.Model:
+    """The compiled form of ``booster``, compiled (or loaded from the cache folder) on first
+    use and kept while the booster lives."""
     with _compiling:
         model = _compiled.get(booster)
         if model is None:
-            model = _compile(booster, keep_in)
+            model = _compile(booster)
             _compiled[booster] = model
     return model
 
 
-def _compile(booster: lgb.Booster, keep_in: Path | None) -> lleaves.Model:
+def cache_folder() -> Path:
+    """Where machine code is kept: ``$XDG_CACHE_HOME/latepay/boosters``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "latepay" / "boosters"
+
+
+def _compile(booster: lgb.Booster) -> lleaves.Model:
     import lleaves
     import llvmlite.binding as llvm
 
@@ -99,7 +104,7 @@ def _compile(booster: lgb.Booster, keep_in: Path | None) -> lleaves.Model:
                 ]
             ).encode()
         ).hexdigest()
-        kept = _folder_to_keep(keep_in)
+        kept = _private_folder(cache_folder())
         if kept is None:
             _compile_to(model, None)
             return model
@@ -125,15 +130,15 @@ def _compile_to(model: lleaves.Model, cache: Path | None) -> None:
     model.compile(cache=None if cache is None else str(cache), finline=False)
 
 
-def _folder_to_keep(keep_in: Path | None) -> Path | None:
-    """``keep_in``'s folder for machine code, made if need be; None where it cannot be (a
-    Dask worker on a host without the model folder, a read-only folder)."""
-    if keep_in is None or not keep_in.is_dir():
-        return None
-    folder = keep_in / COMPILED_FOLDER
+def _private_folder(folder: Path) -> Path | None:
+    """``folder``, made if need be, when only this user owns and can write it; else None
+    (the machine code is then compiled in memory and not kept)."""
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = folder.stat()
     except OSError:
+        return None
+    if status.st_uid != os.getuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return None
     return folder
 

@@ -89,8 +89,6 @@ class GradientBoostingLateModel:
     """
 
     kind = "gbm"
-    # The folder the model was saved in or loaded from: its compiled boosters are kept there.
-    saved_in_: Path | None = None
 
     def __init__(
         self,
@@ -317,7 +315,7 @@ class GradientBoostingLateModel:
         return outcome_frame(p_late, buckets, days, self.spec_, index)
 
     def _predict(self, booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
-        return compiled.predict(booster, x, threads=self.n_jobs, keep_in=self.saved_in_)
+        return compiled.predict(booster, x, threads=self.n_jobs)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to the log-odds of lateness (LightGBM ``pred_contrib``)."""
@@ -339,7 +337,6 @@ class GradientBoostingLateModel:
         """Write LightGBM text models and JSON into ``folder``."""
         self._check_fitted()
         folder.mkdir(parents=True, exist_ok=True)
-        self.saved_in_ = folder
         self.late_booster_.save_model(folder / "late.txt")
         if self.bucket_booster_ is not None:
             self.bucket_booster_.save_model(folder / "bucket.txt")
@@ -359,7 +356,6 @@ class GradientBoostingLateModel:
     def load(cls, folder: Path) -> GradientBoostingLateModel:
         """Read a model written by :meth:`save` (text and JSON only, nothing executed)."""
         model, state = read_model_state(folder, cls, FORMAT_VERSION)
-        model.saved_in_ = folder
         model.calibrator_ = Calibrator.from_dict(state["calibrator"])
         model.calibration_window_ = tuple(state["calibration_window"])
         model.late_booster_ = lgb.Booster(model_file=str(folder / "late.txt"))
