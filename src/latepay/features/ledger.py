@@ -190,17 +190,17 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
         return query
 
     with engine.connect() as connection:
-        invoices = pd.read_sql(select(Invoice, [*INVOICE_COLUMNS, "extra"]), connection)
-        customers = pd.read_sql(select(Customer, [*CUSTOMER_COLUMNS, "extra"]), connection)
-        disputes = pd.read_sql(
-            select(Dispute, ["customer_id", "invoice_id", "opened_date", "resolved_date"]),
+        invoices = _read_as_stored(connection, select(Invoice, [*INVOICE_COLUMNS, "extra"]))
+        customers = _read_as_stored(connection, select(Customer, [*CUSTOMER_COLUMNS, "extra"]))
+        disputes = _read_as_stored(
             connection,
+            select(Dispute, ["customer_id", "invoice_id", "opened_date", "resolved_date"]),
         )
-        interactions = pd.read_sql(
-            select(Interaction, ["customer_id", "date", "topic"]), connection
+        interactions = _read_as_stored(
+            connection, select(Interaction, ["customer_id", "date", "topic"])
         )
-        indicators = pd.read_sql(
-            select(EconomicIndicator, ["name", "key", "period", "value"]), connection
+        indicators = _read_as_stored(
+            connection, select(EconomicIndicator, ["name", "key", "period", "value"])
         )
         promises = _read_promises(connection, wanted)
     return Ledger.from_frames(
@@ -211,6 +211,21 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
         indicators=indicators,
         promises=promises,
     )
+
+
+def _read_as_stored(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """The rows of ``query``, whose columns are read as stored (:func:`_as_stored`).
+
+    On SQLite they come straight from the driver's cursor: SQLAlchemy converts none of these
+    columns there, and its rows cost a quarter of reading a million invoices.
+    """
+    if connection.dialect.name != "sqlite":
+        return pd.read_sql(query, connection)
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    parameters = [compiled.params[name] for name in compiled.positiontup]
+    return pd.read_sql(str(compiled), connection.connection.driver_connection, params=parameters)
 
 
 def _as_stored(column: sa.Column) -> sa.ColumnElement:
