@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from latepay.db.frames import read_unconverted
 from latepay.db.tables import (
     Customer,
     Dispute,
@@ -190,16 +191,16 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
         return query
 
     with engine.connect() as connection:
-        invoices = _read_as_stored(connection, select(Invoice, [*INVOICE_COLUMNS, "extra"]))
-        customers = _read_as_stored(connection, select(Customer, [*CUSTOMER_COLUMNS, "extra"]))
-        disputes = _read_as_stored(
+        invoices = read_unconverted(connection, select(Invoice, [*INVOICE_COLUMNS, "extra"]))
+        customers = read_unconverted(connection, select(Customer, [*CUSTOMER_COLUMNS, "extra"]))
+        disputes = read_unconverted(
             connection,
             select(Dispute, ["customer_id", "invoice_id", "opened_date", "resolved_date"]),
         )
-        interactions = _read_as_stored(
+        interactions = read_unconverted(
             connection, select(Interaction, ["customer_id", "date", "topic"])
         )
-        indicators = _read_as_stored(
+        indicators = read_unconverted(
             connection, select(EconomicIndicator, ["name", "key", "period", "value"])
         )
         promises = _read_promises(connection, wanted)
@@ -211,21 +212,6 @@ def load_ledger(engine: Engine, *, customer_ids: Iterable[str] | None = None) ->
         indicators=indicators,
         promises=promises,
     )
-
-
-def _read_as_stored(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """The rows of ``query``, whose columns are read as stored (:func:`_as_stored`).
-
-    On SQLite they come straight from the driver's cursor: SQLAlchemy converts none of these
-    columns there, and its rows cost a quarter of reading a million invoices.
-    """
-    if connection.dialect.name != "sqlite":
-        return pd.read_sql(query, connection)
-    compiled = query.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    parameters = [compiled.params[name] for name in compiled.positiontup]
-    return pd.read_sql(str(compiled), connection.connection.driver_connection, params=parameters)
 
 
 def _as_stored(column: sa.Column) -> sa.ColumnElement:
