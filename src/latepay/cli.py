@@ -481,7 +481,7 @@ def score(
     """Score new invoices from INPUT, or the open ones (--open), with the champion; record them.
     With --dask, the scores go to a Parquet folder at --output and are not recorded."""
     from latepay.models.registry import ModelRegistry
-    from latepay.scoring.batch import score_open_invoices
+    from latepay.scoring.batch import compile_ahead, score_open_invoices
     from latepay.scoring.files import read_invoice_file, score_invoice_file
 
     cli: CliContext = ctx.obj
@@ -508,6 +508,7 @@ def score(
     if input_file is not None:
         with error_console.status(f"Reading {input_file}"):
             invoice_file = read_invoice_file(input_file, model, mapping=mapping)
+        compile_ahead(model, len(invoice_file.invoices))
     ledger = _load_ledger(cli)
     tier_cutoffs = cli.settings.risk_tier_cutoffs
     with _progress_bar() as progress:

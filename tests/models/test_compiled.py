@@ -10,6 +10,7 @@ from latepay.features.labels import LabelSpec
 from latepay.models import compiled
 from latepay.models.gbm import GradientBoostingLateModel
 from latepay.models.training import training_data
+from latepay.scoring import batch
 
 CUTOFF = pd.Timestamp("2023-06-01")
 
@@ -102,4 +103,57 @@ def test_machine_code_is_neither_kept_nor_loaded_where_others_can_write(
     assert list(shared.iterdir()) == []
     pd.testing.assert_frame_equal(
         outcome, model.predict_outcome(features), check_exact=False, rtol=0, atol=1e-12
+    )
+
+
+def test_compiling_ahead_readies_the_boosters_for_the_first_prediction(
+    model_and_features, tmp_path, monkeypatch
+):
+    model, features = model_and_features
+    by_lightgbm = model.predict_outcome(features)
+    model.save(tmp_path / "model")
+    fresh = GradientBoostingLateModel.load(tmp_path / "model")
+    monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
+    # Chunks too small for machine code: nothing to compile.
+    assert batch.compile_ahead(fresh, 10 * len(features), chunk_rows=len(features) - 1) is None
+    assert fresh.compile_ahead(rows=len(features) - 1) is None
+
+    thread = fresh.compile_ahead(rows=len(features))
+    assert fresh.compile_ahead(rows=len(features)) is None  # under way or done: not twice
+    thread.join()
+
+    def no_compiling(booster):
+        raise AssertionError("compiled when predicting, not ahead")
+
+    monkeypatch.setattr(compiled, "_compile", no_compiling)
+    pd.testing.assert_frame_equal(
+        fresh.predict_outcome(features), by_lightgbm, check_exact=False, rtol=0, atol=1e-12
+    )
+
+
+def test_a_failure_compiling_ahead_is_left_to_the_first_prediction(
+    model_and_features, tmp_path, monkeypatch
+):
+    model, features = model_and_features
+    model.save(tmp_path / "model")
+    fresh = GradientBoostingLateModel.load(tmp_path / "model")
+    monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
+    compile_for_real = compiled._compile
+
+    def broken(booster):
+        raise RuntimeError("no compiler today")
+
+    monkeypatch.setattr(compiled, "_compile", broken)
+    # The thread swallows it (an escaped thread exception would fail this test).
+    fresh.compile_ahead(rows=len(features)).join()
+    with pytest.raises(RuntimeError, match="no compiler today"):
+        fresh.predict_outcome(features)
+
+    monkeypatch.setattr(compiled, "_compile", compile_for_real)
+    pd.testing.assert_frame_equal(
+        fresh.predict_outcome(features),
+        model.predict_outcome(features),
+        check_exact=False,
+        rtol=0,
+        atol=1e-12,
     )

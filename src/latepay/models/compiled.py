@@ -21,17 +21,23 @@ never loads it. It is not kept beside the model, whose folder may be shared, cop
 hosts or writable by others: machine code runs with the rights of whoever loads it, so it is
 loaded only from a folder that the user alone owns and can write (made so when latepay creates
 it; another one is not used).
+
+A batch run knows early how many invoices it will predict: it calls :func:`compile_ahead`
+before loading the ledger, and the compiler runs beside that load (LLVM releases the GIL), so
+the first chunk finds the machine code ready or nearly so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import stat
 import tempfile
 import threading
 import weakref
+from collections.abc import Iterable
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +50,11 @@ if TYPE_CHECKING:
 
 COMPILED_FROM_ROWS = 50_000
 
+logger = logging.getLogger(__name__)
+
 _compiled: weakref.WeakKeyDictionary[lgb.Booster, lleaves.Model] = weakref.WeakKeyDictionary()
+# Boosters a compile_ahead() thread has yet to compile.
+_ahead: weakref.WeakSet[lgb.Booster] = weakref.WeakSet()
 # One compiler at a time: two threads asking for one booster compile it once.
 _compiling = threading.Lock()
 
@@ -64,6 +74,35 @@ def predict(booster: lgb.Booster, x: np.ndarray, *, threads: int) -> np.ndarray:
     if len(x) < COMPILED_FROM_ROWS:
         return booster.predict(x)
     return compiled(booster).predict(x, n_jobs=threads)
+
+
+def compile_ahead(boosters: Iterable[lgb.Booster], *, rows: int) -> threading.Thread | None:
+    """Start compiling ``boosters`` in a thread when calls of ``rows`` rows will predict
+    with them; :func:`predict` then waits for the machine code, or finds it ready.
+
+    Returns the thread, or None when there is nothing to compile. It is not a daemon: a
+    process that ends early waits for it rather than shut down beside a running compiler. A
+    failure there is left to the first prediction, which compiles again and raises it.
+    """
+    with _compiling:
+        waiting = [b for b in boosters if b not in _compiled and b not in _ahead]
+        if rows < COMPILED_FROM_ROWS or not waiting:
+            return None
+        _ahead.update(waiting)
+
+    def compile_all() -> None:
+        try:
+            for booster in waiting:
+                compiled(booster)
+        except Exception:
+            logger.debug("compiling ahead failed; predicting will compile again", exc_info=True)
+        finally:
+            with _compiling:
+                _ahead.difference_update(waiting)
+
+    thread = threading.Thread(target=compile_all, name="latepay-compile-ahead")
+    thread.start()
+    return thread
 
 
 def compiled(booster: lgb.Booster) -> lleaves.Model:

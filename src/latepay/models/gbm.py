@@ -20,6 +20,7 @@ JSON: nothing is pickled.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,6 +314,13 @@ class GradientBoostingLateModel:
         else:
             days = np.maximum(np.expm1(self._predict(self.days_booster_, x)), 1.0)
         return outcome_frame(p_late, buckets, days, self.spec_, index)
+
+    def compile_ahead(self, *, rows: int) -> threading.Thread | None:
+        """Start compiling the boosters in the background when calls of ``rows`` rows will
+        predict (see :func:`latepay.models.compiled.compile_ahead`)."""
+        self._check_fitted()
+        boosters = (self.late_booster_, self.bucket_booster_, self.days_booster_)
+        return compiled.compile_ahead([b for b in boosters if b is not None], rows=rows)
 
     def _predict(self, booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
         return compiled.predict(booster, x, threads=self.n_jobs)

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine
 from latepay.db.tables import Prediction, utcnow
 from latepay.features import Ledger
 from latepay.ingest.bulk import bulk_session
+from latepay.models.gbm import GradientBoostingLateModel
 from latepay.models.training import LateModel
 from latepay.scoring.records import prediction_rows, utc_moment
 from latepay.scoring.score import score_invoices
@@ -60,6 +61,15 @@ class BatchScores:
     scored: int
     risk_tiers: dict[str, int]
     model_version: str | None
+
+
+def compile_ahead(model: LateModel, invoices: int, *, chunk_rows: int = CHUNK_ROWS) -> None:
+    """Let ``model`` prepare to score ``invoices`` invoices in chunks: a gbm compiles its
+    boosters in the background when the chunks are large enough to predict by machine code
+    (:mod:`latepay.models.compiled`). Called before the ledger is loaded, the compiling runs
+    beside that load."""
+    if isinstance(model, GradientBoostingLateModel):
+        model.compile_ahead(rows=min(invoices, chunk_rows))
 
 
 def open_invoices(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -141,6 +151,7 @@ def score_and_record(
         Called as ``on_chunk(done, total)`` before the first chunk and after each chunk is
         recorded and written.
     """
+    compile_ahead(model, len(invoices), chunk_rows=chunk_rows)
     by_customer = np.argsort(invoices["customer_id"].to_numpy(dtype=str), kind="stable")
     invoices, moments = invoices.iloc[by_customer], moments.iloc[by_customer]
     tiers: Counter[str] = Counter()
