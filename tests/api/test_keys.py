@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 
@@ -47,3 +49,20 @@ def test_the_checker_remembers_roles_for_its_time_to_live(sqlite_engine) -> None
     revoke_key(sqlite_engine, info.id)
     assert checker.role(key) is Role.COLLECTOR  # remembered
     assert KeyChecker(sqlite_engine, ttl=0).role(key) is None
+
+
+def test_the_event_loop_hears_remembered_roles_without_a_worker_thread(
+    sqlite_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, info = create_key(sqlite_engine, name="billing", role="billing")
+    checker = KeyChecker(sqlite_engine, ttl=60)
+    assert asyncio.run(checker.role_from_loop(key)) is Role.BILLING  # read in a thread
+    assert asyncio.run(checker.role_from_loop("no-such-key")) is None
+
+    def no_thread(*args, **kwargs):
+        raise AssertionError("a remembered role was read in a worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    revoke_key(sqlite_engine, info.id)
+    assert asyncio.run(checker.role_from_loop(key)) is Role.BILLING  # remembered
+    assert asyncio.run(checker.role_from_loop("no-such-key")) is None  # remembered too

@@ -8,6 +8,7 @@ within that time.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -37,14 +38,33 @@ class KeyChecker:
 
     def role_of_digest(self, digest: str) -> Role | None:
         """The role of the key hashed to ``digest`` (a dashboard session holds only that)."""
-        now = time.monotonic()
+        remembered = self._remembered(digest)
+        return self._read(digest) if remembered is None else remembered[0]
+
+    async def role_from_loop(self, key: str) -> Role | None:
+        """:meth:`role`, called from the event loop: a remembered role at once, without the
+        hop to a worker thread that every request would otherwise pay; a lookup in the
+        database in a thread."""
+        digest = hash_key(key)
+        remembered = self._remembered(digest)
+        if remembered is None:
+            return await asyncio.to_thread(self._read, digest)
+        return remembered[0]
+
+    def _remembered(self, digest: str) -> tuple[Role | None] | None:
+        """The role remembered for ``digest`` (in a tuple: None is a known answer, no such
+        key), or None when it must be read."""
         with self._lock:
             cached = self._known.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is None or cached[1] <= time.monotonic():
+            return None
+        return (cached[0],)
+
+    def _read(self, digest: str) -> Role | None:
+        asked_at = time.monotonic()
         role = role_of_digest(self.engine, digest)
         with self._lock:
-            self._known[digest] = (role, now + self.ttl)
+            self._known[digest] = (role, asked_at + self.ttl)
         return role
 
 
@@ -52,7 +72,7 @@ def require(*roles: Role) -> Callable[..., Role]:
     """A dependency admitting ``roles`` (and admin); it returns the caller's role."""
     allowed = {Role.ADMIN, *roles}
 
-    def check(
+    async def check(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> Role:
@@ -62,7 +82,7 @@ def require(*roles: Role) -> Callable[..., Role]:
                 "send an API key as 'Authorization: Bearer <key>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        role = request.app.state.keys.role(credentials.credentials)
+        role = await request.app.state.keys.role_from_loop(credentials.credentials)
         if role is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
