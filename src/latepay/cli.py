@@ -726,39 +726,48 @@ def serve(
         typer.Option(
             min=1,
             help="Server processes sharing the port, each with its own model and ledger "
-            "snapshot (about one per core).",
+            "snapshot (about one per core); /metrics, whichever answers, counts them all.",
         ),
     ] = 1,
 ) -> None:
     """Serve the HTTP API (GUIDE §5) with the champion model; Ctrl-C stops it."""
+    import contextlib
     import copy
     import os
+    import tempfile
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     from latepay.api import create_app
+    from latepay.api.metrics import SHARED_FOLDER_VARIABLE
 
     cli: CliContext = ctx.obj
     cli.migrated_engine().dispose()
     # latepay's own log lines (scheduled jobs, retrains) go where uvicorn's go, at INFO.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["latepay"] = {"handlers": ["default"], "level": "INFO"}
-    if workers > 1:
-        # Each worker process builds its own app from the environment, so the database
-        # chosen with --db must be there.
-        os.environ["LATEPAY_DATABASE_URL"] = cli.settings.database_url
-    uvicorn.run(
-        create_app(cli.settings) if workers == 1 else "latepay.api.app:create_app",
-        factory=workers > 1,
-        workers=workers,
-        host=host,
-        port=port,
-        access_log=access_log,
-        log_level="info",
-        log_config=log_config,
-        server_header=False,
-    )
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1:
+            # Each worker process builds its own app from the environment, so the database
+            # chosen with --db must be there, and the folder where they share their metrics.
+            os.environ["LATEPAY_DATABASE_URL"] = cli.settings.database_url
+            if not os.environ.get(SHARED_FOLDER_VARIABLE):
+                shared = cleanup.enter_context(
+                    tempfile.TemporaryDirectory(prefix="latepay-metrics-")
+                )
+                os.environ[SHARED_FOLDER_VARIABLE] = shared
+        uvicorn.run(
+            create_app(cli.settings) if workers == 1 else "latepay.api.app:create_app",
+            factory=workers > 1,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level="info",
+            log_config=log_config,
+            server_header=False,
+        )
 
 
 models_app = typer.Typer(

@@ -35,7 +35,30 @@ def test_two_worker_processes_answer_as_the_backtest_and_as_each_other(served: S
                 answer = httpx.post(f"{base_url}/v1/invoices", json=post, headers=headers)
                 answers.append(answer)
         health = httpx.get(f"{base_url}/healthz").json()
+        # Whichever process answers, /metrics counts the requests both processes answered.
+        scrapes = [httpx.get(f"{base_url}/metrics", headers=headers).text for _ in range(6)]
     assert health["status"] == "ok"
+    posted = [
+        sum(
+            float(line.rpartition(" ")[2])
+            for line in text.splitlines()
+            if line.startswith('latepay_http_requests_total{method="POST",route="/v1/invoices"')
+        )
+        for text in scrapes
+    ]
+    assert posted == [2 * len(posts)] * len(scrapes)
+    scored = [
+        sum(
+            float(line.rpartition(" ")[2])
+            for line in text.splitlines()
+            if line.startswith("latepay_scores_total{")
+        )
+        for text in scrapes
+    ]
+    assert scored == [len(posts)] * len(scrapes)  # the repeats were not scored again
+    for text in scrapes:
+        champion = [line for line in text.splitlines() if line.startswith("latepay_champion")]
+        assert champion == [f'latepay_champion_info{{version="{model.version_}"}} 1.0']
     for answer, repeated in zip(first, again, strict=True):
         assert answer.status_code == 201, answer.text
         assert repeated.status_code == 200, repeated.text
