@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time
+
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -157,3 +162,35 @@ def test_a_failure_compiling_ahead_is_left_to_the_first_prediction(
         rtol=0,
         atol=1e-12,
     )
+
+
+def test_machine_code_unused_for_a_month_is_deleted_when_new_code_is_kept(
+    model_and_features, tmp_path, monkeypatch
+):
+    model, features = model_and_features
+    model.save(tmp_path / "model")
+    monkeypatch.setattr(compiled, "COMPILED_FROM_ROWS", len(features))
+    GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
+    kept = sorted(compiled.cache_folder().iterdir())
+    month_ago = time.time() - (compiled.KEPT_UNUSED_DAYS + 1) * 86_400
+    for path in kept:
+        os.utime(path, (month_ago, month_ago))
+    # Loaded again: each file it loads is used now.
+    GradientBoostingLateModel.load(tmp_path / "model").predict_outcome(features)
+    assert all(path.stat().st_mtime > month_ago + 86_400 for path in kept)
+
+    unused = compiled.cache_folder() / f"{'0' * 64}.o"
+    left_half_written = compiled.cache_folder() / f".{'1' * 64}.4242.tmp"
+    recent = compiled.cache_folder() / f"{'2' * 64}.o"
+    for path in (unused, left_half_written, recent):
+        path.write_bytes(b"machine code")
+    for path in (unused, left_half_written):
+        os.utime(path, (month_ago, month_ago))
+    # New machine code (another booster) is kept, and the unused is deleted.
+    rng = np.random.default_rng(0)
+    data = lgb.Dataset(rng.random((200, 3)), rng.random(200))
+    booster = lgb.train({"objective": "regression", "verbose": -1}, data, num_boost_round=5)
+    compiled.compiled(booster)
+    left = sorted(compiled.cache_folder().iterdir())
+    assert unused not in left and left_half_written not in left
+    assert recent in left and set(kept) <= set(left) and len(left) == len(kept) + 2

@@ -20,7 +20,8 @@ and the compiler's versions), so a changed booster, another processor or another
 never loads it. It is not kept beside the model, whose folder may be shared, copied between
 hosts or writable by others: machine code runs with the rights of whoever loads it, so it is
 loaded only from a folder that the user alone owns and can write (made so when latepay creates
-it; another one is not used).
+it; another one is not used). Code nobody loaded for :data:`KEPT_UNUSED_DAYS` is deleted
+when new code is kept there.
 
 A batch run knows early how many invoices it will predict: it calls :func:`compile_ahead`
 before loading the ledger, and the compiler runs beside that load (LLVM releases the GIL), so
@@ -36,6 +37,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from importlib.metadata import version
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
     import lleaves
 
 COMPILED_FROM_ROWS = 50_000
+# Machine code unused this long is deleted when new code is kept: every promoted model leaves
+# about a megabyte per host (the benchmarks' 1M-invoice champion, 1.3 MB), and a model
+# replaced a month ago is rarely scored in bulk again (it is compiled again if it is).
+KEPT_UNUSED_DAYS = 30
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +156,8 @@ def _compile(booster: lgb.Booster) -> lleaves.Model:
         cached = kept / f"{key}.o"
         if cached.is_file():
             _compile_to(model, cached)
+            with contextlib.suppress(OSError):
+                os.utime(cached)  # used now: kept for another KEPT_UNUSED_DAYS
             return model
         # Written beside and renamed: another process never reads half a file.
         fresh = Path(scratch) / "fresh.o"
@@ -161,7 +169,18 @@ def _compile(booster: lgb.Booster) -> lleaves.Model:
         except OSError:  # a full disk: the next process compiles again
             with contextlib.suppress(OSError):
                 staged.unlink(missing_ok=True)
+        _delete_unused(kept)
     return model
+
+
+def _delete_unused(folder: Path) -> None:
+    """Delete the machine code (and files a killed process left half written) that nobody
+    used for :data:`KEPT_UNUSED_DAYS`."""
+    unused_since = time.time() - KEPT_UNUSED_DAYS * 86_400
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):  # another process deleted or renamed it first
+            if path.suffix in (".o", ".tmp") and path.stat().st_mtime < unused_since:
+                path.unlink()
 
 
 def _compile_to(model: lleaves.Model, cache: Path | None) -> None:
