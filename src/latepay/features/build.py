@@ -193,10 +193,12 @@ class _CustomerTable:
         )
         self.extra_columns = sorted(ledger.customer_extra_columns)
         # Extras stay as stored: whether one is a number is decided per query (see
-        # :func:`_numeric_if_possible`), as it is for the invoice extras.
-        self._extras = pd.concat(
+        # :func:`_numeric_if_possible`), as it is for the invoice extras; what each value
+        # reads as is worked out here, once.
+        extras = pd.concat(
             [table[self.extra_columns], pd.DataFrame(index=[None])], ignore_index=True
         )
+        self._extras = {column: _ExtraColumn(extras[column]) for column in self.extra_columns}
 
     def rows(self, groups: np.ndarray) -> dict[str, np.ndarray | pd.Series]:
         """Attribute columns of the customers of ``groups`` (codes, -1 for none), in the
@@ -207,10 +209,8 @@ class _CustomerTable:
             c: pd.Series(v[rows], dtype=object) for c, v in self._text.items()
         }
         out["credit_limit"] = self._numbers["credit_limit"][rows]
-        if self.extra_columns:
-            extras = self._extras.iloc[rows].reset_index(drop=True)
-            for column in self.extra_columns:
-                out[column] = _numeric_if_possible(extras[column])
+        for column, extra in self._extras.items():
+            out[column] = extra.take(rows)
         out["payment_terms_days"] = self._numbers["payment_terms_days"][rows]
         out["customer_since_day"] = self._since_day[rows]
         return out
@@ -218,6 +218,22 @@ class _CustomerTable:
     def join_columns(self) -> pd.DataFrame:
         """industry and country of every code's customer (and of code -1, missing)."""
         return pd.DataFrame({c: self._text[c][self._rows] for c in ("industry", "country")})
+
+
+class _ExtraColumn:
+    """A customer extra column (with the empty row last), and the number each stored value
+    reads as, so that a query decides :func:`_numeric_if_possible` without reading words."""
+
+    def __init__(self, values: pd.Series) -> None:
+        self._values = values
+        self._numbers = None if _held_as_numbers(values) else _numbers_in(values)
+
+    def take(self, rows: np.ndarray) -> pd.Series:
+        """``_numeric_if_possible`` of the values at ``rows``."""
+        values = self._values.iloc[rows].reset_index(drop=True)
+        if self._numbers is None:
+            return values.astype(float)
+        return _numbers_or_text(values, self._numbers.iloc[rows].reset_index(drop=True))
 
 
 def _with_empty_row(values: np.ndarray, missing: object) -> np.ndarray:
@@ -296,12 +312,24 @@ def _numeric_if_possible(values: pd.Series) -> pd.Series:
     Decided value by value, so a value's feature never depends on which other invoices are
     scored with it: "False" is 0 whether or not another invoice in the batch says 1.
     """
-    if values.dtype == bool:
+    if _held_as_numbers(values):
         return values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
+    return _numbers_or_text(values, _numbers_in(values))
+
+
+def _held_as_numbers(values: pd.Series) -> bool:
+    return values.dtype == bool or pd.api.types.is_numeric_dtype(values)
+
+
+def _numbers_in(values: pd.Series) -> pd.Series:
+    """The number each value reads as (a boolean word as 0/1), NaN for the others; value by
+    value, so the numbers of a selection are the selection of the numbers."""
     words = values.astype(str).str.strip().str.lower()
-    numbers = words.map(_BOOLEAN_WORDS).fillna(pd.to_numeric(values, errors="coerce"))
+    return words.map(_BOOLEAN_WORDS).fillna(pd.to_numeric(values, errors="coerce"))
+
+
+def _numbers_or_text(values: pd.Series, numbers: pd.Series) -> pd.Series:
+    """All numbers when every value is one (or missing), else numbers and text as objects."""
     if (numbers.notna() | values.isna()).all():
         return numbers.astype(float)
     return values.astype(object).where(numbers.isna(), numbers).where(values.notna(), None)
