@@ -123,7 +123,8 @@ def test_compiling_ahead_readies_the_boosters_for_the_first_prediction(
     assert batch.compile_ahead(fresh, 10 * len(features), chunk_rows=len(features) - 1) is None
     assert fresh.compile_ahead(rows=len(features) - 1) is None
 
-    thread = fresh.compile_ahead(rows=len(features))
+    thread = batch.compile_ahead(fresh, 10 * len(features), chunk_rows=len(features))
+    assert thread is not None
     assert fresh.compile_ahead(rows=len(features)) is None  # under way or done: not twice
     thread.join()
 

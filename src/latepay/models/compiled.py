@@ -59,8 +59,10 @@ KEPT_UNUSED_DAYS = 30
 logger = logging.getLogger(__name__)
 
 _compiled: weakref.WeakKeyDictionary[lgb.Booster, lleaves.Model] = weakref.WeakKeyDictionary()
-# Boosters a compile_ahead() thread has yet to compile.
+# Boosters a compile_ahead() thread has yet to compile (its own lock: asking must not wait
+# for a compiler at work).
 _ahead: weakref.WeakSet[lgb.Booster] = weakref.WeakSet()
+_ahead_lock = threading.Lock()
 # One compiler at a time: two threads asking for one booster compile it once.
 _compiling = threading.Lock()
 
@@ -90,7 +92,7 @@ def compile_ahead(boosters: Iterable[lgb.Booster], *, rows: int) -> threading.Th
     process that ends early waits for it rather than shut down beside a running compiler. A
     failure there is left to the first prediction, which compiles again and raises it.
     """
-    with _compiling:
+    with _ahead_lock:
         waiting = [b for b in boosters if b not in _compiled and b not in _ahead]
         if rows < COMPILED_FROM_ROWS or not waiting:
             return None
@@ -103,7 +105,7 @@ def compile_ahead(boosters: Iterable[lgb.Booster], *, rows: int) -> threading.Th
         except Exception:
             logger.debug("compiling ahead failed; predicting will compile again", exc_info=True)
         finally:
-            with _compiling:
+            with _ahead_lock:
                 _ahead.difference_update(waiting)
 
     thread = threading.Thread(target=compile_all, name="latepay-compile-ahead")

@@ -13,6 +13,7 @@ a hash of the features it was computed from, so a score can always be traced and
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
@@ -63,13 +64,16 @@ class BatchScores:
     model_version: str | None
 
 
-def compile_ahead(model: LateModel, invoices: int, *, chunk_rows: int = CHUNK_ROWS) -> None:
+def compile_ahead(
+    model: LateModel, invoices: int, *, chunk_rows: int = CHUNK_ROWS
+) -> threading.Thread | None:
     """Let ``model`` prepare to score ``invoices`` invoices in chunks: a gbm compiles its
-    boosters in the background when the chunks are large enough to predict by machine code
-    (:mod:`latepay.models.compiled`). Called before the ledger is loaded, the compiling runs
-    beside that load."""
-    if isinstance(model, GradientBoostingLateModel):
-        model.compile_ahead(rows=min(invoices, chunk_rows))
+    boosters in a thread (returned) when the chunks are large enough to predict by machine
+    code (:mod:`latepay.models.compiled`). Called before the ledger is loaded, the compiling
+    runs beside that load."""
+    if not isinstance(model, GradientBoostingLateModel):
+        return None
+    return model.compile_ahead(rows=min(invoices, chunk_rows))
 
 
 def open_invoices(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
