@@ -13,6 +13,13 @@ from latepay.models.registry import ModelRegistry
 from latepay.scoring import score_invoices
 
 
+def total(metrics: str, series: str) -> float:
+    """The sum of the samples in ``metrics`` whose line starts with ``series``."""
+    return sum(
+        float(line.rpartition(" ")[2]) for line in metrics.splitlines() if line.startswith(series)
+    )
+
+
 def test_two_worker_processes_answer_as_the_backtest_and_as_each_other(served: Served) -> None:
     ledger = load_ledger(served.engine)
     invoices = ledger.invoices[
@@ -39,22 +46,11 @@ def test_two_worker_processes_answer_as_the_backtest_and_as_each_other(served: S
         scrapes = [httpx.get(f"{base_url}/metrics", headers=headers).text for _ in range(6)]
     assert health["status"] == "ok"
     posted = [
-        sum(
-            float(line.rpartition(" ")[2])
-            for line in text.splitlines()
-            if line.startswith('latepay_http_requests_total{method="POST",route="/v1/invoices"')
-        )
+        total(text, 'latepay_http_requests_total{method="POST",route="/v1/invoices"')
         for text in scrapes
     ]
     assert posted == [2 * len(posts)] * len(scrapes)
-    scored = [
-        sum(
-            float(line.rpartition(" ")[2])
-            for line in text.splitlines()
-            if line.startswith("latepay_scores_total{")
-        )
-        for text in scrapes
-    ]
+    scored = [total(text, "latepay_scores_total{") for text in scrapes]
     assert scored == [len(posts)] * len(scrapes)  # the repeats were not scored again
     for text in scrapes:
         champion = [line for line in text.splitlines() if line.startswith("latepay_champion")]
