@@ -29,24 +29,30 @@ def score_from_frame(row: dict[str, Any], *, bucket_names: list[str], as_of) -> 
 
 def recorded_score(record: dict[str, Any]) -> RecordedScore:
     """A ``predictions`` row as a score answer."""
-    stored_reasons = record.get("reasons") or {}
-    return RecordedScore(
-        invoice_id=record["invoice_id"],
-        p_late=record["p_late"],
-        bucket_probabilities=record["bucket_probabilities"],
-        expected_days_late=record["expected_days_late"],
-        risk_tier=record["risk_tier"],
-        reasons=_reasons(stored_reasons.get("reasons")),
-        recommended_action=recommended_action(record["risk_tier"]).to_dict(),
-        model_version=record["model_version"],
-        as_of=record["as_of"].date(),
-        scored_at=_utc(record["scored_at"]),
-    )
+    return RecordedScore(**_recorded_fields(record))
 
 
 def issued_from_record(record: dict[str, Any], *, created: bool) -> IssuedInvoice:
     """A ``predictions`` row as the answer to a posted invoice."""
-    return IssuedInvoice(**recorded_score(record).model_dump(), created=created)
+    # Straight into the answer: by way of a RecordedScore, each answer would be validated and
+    # dumped once more.
+    return IssuedInvoice(**_recorded_fields(record), created=created)
+
+
+def _recorded_fields(record: dict[str, Any]) -> dict[str, Any]:
+    stored_reasons = record.get("reasons") or {}
+    return {
+        "invoice_id": record["invoice_id"],
+        "p_late": record["p_late"],
+        "bucket_probabilities": record["bucket_probabilities"],
+        "expected_days_late": record["expected_days_late"],
+        "risk_tier": record["risk_tier"],
+        "reasons": _reasons(stored_reasons.get("reasons")),
+        "recommended_action": recommended_action(record["risk_tier"]).to_dict(),
+        "model_version": record["model_version"],
+        "as_of": record["as_of"].date(),
+        "scored_at": _utc(record["scored_at"]),
+    }
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
