@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
@@ -32,6 +34,7 @@ from latepay.models.gbm import GradientBoostingLateModel
 from latepay.models.training import LateModel
 from latepay.scoring.records import prediction_rows, utc_moment
 from latepay.scoring.score import score_invoices
+from latepay.scoring.texts import float_texts, write_csv
 from latepay.webhooks import announce_scores
 
 CHUNK_ROWS = 100_000  # invoices scored at once: their features and reasons stay in memory
@@ -164,7 +167,7 @@ def score_and_record(
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", newline="", encoding="utf-8") as stream:
         if invoices.empty:  # nothing to score: the header alone
-            _empty_scores(model.spec_.bucket_names).to_csv(stream, index=False)
+            write_csv(_empty_scores(model.spec_.bucket_names), stream)
         for start in range(0, len(invoices), chunk_rows):
             chunk = invoices.iloc[start : start + chunk_rows]
             chunk_moments = moments.iloc[start : start + chunk_rows]
@@ -182,7 +185,7 @@ def score_and_record(
                 moments=chunk_moments,
                 bucket_names=model.spec_.bucket_names,
             )
-            scores_table(scored).to_csv(stream, index=False, header=start == 0)
+            write_csv(scores_table(scored), stream, header=start == 0)
             tiers.update(scored["risk_tier"])
             if on_chunk is not None:
                 on_chunk(start + len(chunk), len(invoices))
@@ -284,7 +287,7 @@ def _insert_into_sqlite(
 
 def _bucket_json(scored: pd.DataFrame, bucket_names: list[str], stored) -> list[str]:
     """The ``bucket_probabilities`` JSON of each row, as the column's own serialiser writes
-    it (keys in order, floats in their shortest form), built by formatting rather than
+    it (keys in order, floats in their shortest form), built column by column rather than by
     serialising a dict per row."""
     values = scored[[f"p_{name}" for name in bucket_names]].to_numpy(dtype=float)
     if not np.isfinite(values).all():  # JSON spells these its own way: leave it to the serialiser
@@ -292,5 +295,8 @@ def _bucket_json(scored: pd.DataFrame, bucket_names: list[str], stored) -> list[
             "bucket_probabilities",
             [dict(zip(bucket_names, row, strict=True)) for row in values.tolist()],
         )
-    template = "{{" + ", ".join(f"{json.dumps(name)}: {{!r}}" for name in bucket_names) + "}}"
-    return [template.format(*row) for row in values.tolist()]
+    pieces: list[str | pa.StringArray] = []
+    for position, name in enumerate(bucket_names):
+        pieces += [("{" if position == 0 else ", ") + f"{json.dumps(name)}: "]
+        pieces += [float_texts(values[:, position])]
+    return pc.binary_join_element_wise(*pieces, "}", "").to_pylist()
