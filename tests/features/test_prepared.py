@@ -53,3 +53,22 @@ def test_a_customer_it_never_saw_reads_like_one_on_file_with_nothing_recorded() 
     assert (never_seen[["hist_paid_count", "open_count", "disputes_count"]] == 0).all().all()
     assert never_seen["hist_late_ratio"].isna().all()
     assert never_seen["customer_tenure_days"].isna().all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_an_invoice_asked_alone_reads_as_its_row_among_many(seed: int) -> None:
+    """A few ids are looked up one by one and many by an indexer: the two agree, for
+    customers on file and not, with and without a payment method or channel."""
+    ledger = random_ledger(seed, customers=5)
+    queries = ledger.invoices.sample(30, random_state=seed).reset_index(drop=True)
+    queries.loc[[0, 7], "customer_id"] = "NOT-ON-FILE"
+    queries.loc[[3, 8], "channel"] = None
+    prepared = PreparedLedger(ledger, grace_days=2)
+    moments = queries["issue_date"] + pd.Timedelta(days=45)
+
+    together = prepared.features(queries, moments=moments)
+
+    for row in range(len(queries)):
+        alone = prepared.features(queries.iloc[[row]], moments=moments.iloc[[row]])
+        pdt.assert_frame_equal(alone, together.iloc[[row]])

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latepay.models.schema import FEW_ROWS, OTHER, FeatureSchema
+from latepay.models.schema import BOXED_ROWS, FEW_ROWS, OTHER, FeatureSchema
 
 
 def _frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -18,8 +18,9 @@ def _frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
-# A few rows take the numbers out in one call; many, column by column.
-@pytest.mark.parametrize("rows", [200, FEW_ROWS + 200])
+# Very few rows take every value out boxed; a few, the numbers in one call; many, column by
+# column.
+@pytest.mark.parametrize("rows", [BOXED_ROWS - 14, 200, FEW_ROWS + 200])
 def test_the_matrix_gives_lightgbm_exactly_the_numbers_of_the_frame(rows: int) -> None:
     rng = np.random.default_rng(3)
     train = _frame(rng, 2_000)

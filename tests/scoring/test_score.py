@@ -38,7 +38,7 @@ def mixed_frame(rows: int) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("rows", [1, 25, 2_000])
+@pytest.mark.parametrize("rows", [1, 25, 200, 2_000])
 def test_the_row_hashes_are_pandas_own(rows: int) -> None:
     frame = mixed_frame(rows)
     expected = pd.util.hash_pandas_object(frame, index=False).to_numpy()

@@ -221,19 +221,27 @@ class _CustomerTable:
 
 
 class _ExtraColumn:
-    """A customer extra column (with the empty row last), and the number each stored value
-    reads as, so that a query decides :func:`_numeric_if_possible` without reading words."""
+    """A customer extra column (with the empty row last), each value worked out once both
+    ways :func:`_numeric_if_possible` may give it, so that a query only picks them."""
 
     def __init__(self, values: pd.Series) -> None:
-        self._values = values
-        self._numbers = None if _held_as_numbers(values) else _numbers_in(values)
+        if _held_as_numbers(values):
+            numbers = values.astype(float)
+            self._is_text = np.zeros(len(values), dtype=bool)
+        else:
+            numbers = _numbers_in(values)
+            self._is_text = (values.notna() & numbers.isna()).to_numpy()
+        self._numbers = numbers.to_numpy(dtype=float)
+        # Elementwise, as _numbers_or_text gives it when some value of the query is text.
+        self._mixed = (
+            values.astype(object).where(numbers.isna(), numbers).where(values.notna(), None)
+        ).to_numpy(dtype=object)
 
     def take(self, rows: np.ndarray) -> pd.Series:
         """``_numeric_if_possible`` of the values at ``rows``."""
-        values = self._values.iloc[rows].reset_index(drop=True)
-        if self._numbers is None:
-            return values.astype(float)
-        return _numbers_or_text(values, self._numbers.iloc[rows].reset_index(drop=True))
+        if self._is_text[rows].any():
+            return pd.Series(self._mixed[rows], dtype=object)
+        return pd.Series(self._numbers[rows])
 
 
 def _with_empty_row(values: np.ndarray, missing: object) -> np.ndarray:
@@ -299,8 +307,9 @@ def _credit_utilisation(
 def _optional(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame:
         return pd.Series([None] * len(frame), dtype=object)
-    values = frame[column].astype(object)
-    return values.where(values.notna(), None)
+    values = np.array(frame[column].to_numpy(dtype=object), dtype=object)
+    values[pd.isna(values)] = None
+    return pd.Series(values, dtype=object)
 
 
 _BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}

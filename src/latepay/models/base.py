@@ -115,10 +115,11 @@ def outcome_frame(
     ``late_bucket_probabilities`` holds P(bucket | late) per late bucket (rows sum to 1), so the
     bucket probabilities always sum to one and agree with p_late.
     """
-    out = pd.DataFrame({"p_late": p_late}, index=index)
     names = spec.bucket_names
-    out[f"p_{names[0]}"] = 1.0 - p_late
+    # One constructor: a column assigned at a time costs more than the prediction when a
+    # single invoice is scored.
+    columns = {"p_late": p_late, f"p_{names[0]}": 1.0 - p_late}
     for k, name in enumerate(names[1:]):
-        out[f"p_{name}"] = p_late * late_bucket_probabilities[:, k]
-    out["expected_days_late"] = p_late * days_late_when_late
-    return out
+        columns[f"p_{name}"] = p_late * late_bucket_probabilities[:, k]
+    columns["expected_days_late"] = p_late * days_late_when_late
+    return pd.DataFrame(columns, index=index)

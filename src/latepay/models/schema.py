@@ -19,6 +19,10 @@ MIN_CATEGORY_COUNT = 5
 OTHER = "other"
 # Up to this many rows, a frame's numbers are taken out in one call rather than column by column.
 FEW_ROWS = 1_000
+# Up to this many rows (a scoring group at issuance), every value is taken out boxed, in one
+# call (:class:`BoxedRows`): selecting the numeric columns alone costs ~0.6 ms however few the
+# rows are, boxing a row ~20 µs.
+BOXED_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class FeatureSchema:
         # the prediction itself when a single invoice is scored.
         columns: dict[str, object] = {column: _numbers(features[column]) for column in self.numeric}
         for column, levels in self.categorical.items():
-            codes = _category_codes(features[column], levels)
+            codes = _category_codes(features[column].to_numpy(dtype=object), levels)
             columns[column] = pd.Categorical.from_codes(codes, categories=list(levels))
         return pd.DataFrame(columns, index=features.index)
 
@@ -70,7 +74,11 @@ class FeatureSchema:
         # For a few rows, columns already held as numbers are converted in one call: column by
         # column, pandas' overhead then costs more than the prediction. For many, the copies
         # that call makes cost more than that overhead.
-        dtypes = features.dtypes.to_dict() if len(features) <= FEW_ROWS else {}
+        boxed = BoxedRows(features) if len(features) <= BOXED_ROWS else None
+        if boxed is not None:
+            dtypes = boxed.dtypes
+        else:
+            dtypes = features.dtypes.to_dict() if len(features) <= FEW_ROWS else {}
         held_as_numbers = [
             position
             for position, column in enumerate(self.numeric)
@@ -78,13 +86,20 @@ class FeatureSchema:
         ]
         if held_as_numbers:
             names = [self.numeric[position] for position in held_as_numbers]
-            matrix[:, held_as_numbers] = features[names].to_numpy(dtype=np.float64)
+            matrix[:, held_as_numbers] = (
+                features[names].to_numpy(dtype=np.float64)
+                if boxed is None
+                else boxed.numbers(names, np.dtype(np.float64))
+            )
         for position in set(range(len(self.numeric))) - set(held_as_numbers):
             matrix[:, position] = _numbers(features[self.numeric[position]])
         for position, (column, levels) in enumerate(
             self.categorical.items(), start=len(self.numeric)
         ):
-            codes = _category_codes(features[column], levels).astype(np.float64)
+            values = (
+                features[column].to_numpy(dtype=object) if boxed is None else boxed.objects(column)
+            )
+            codes = _category_codes(values, levels).astype(np.float64)
             codes[codes < 0] = np.nan
             matrix[:, position] = codes
         return matrix
@@ -111,6 +126,26 @@ class FeatureSchema:
         )
 
 
+class BoxedRows:
+    """The values of a frame of a few rows, taken out in one call as Python objects.
+
+    Given back as a column's own dtype (numbers) or as the objects ``Series.to_numpy(dtype=
+    object)`` gives, so they are exactly the values the frame holds.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.dtypes = frame.dtypes.to_dict()
+        self._values = frame.to_numpy(dtype=object)
+        self._positions = {name: position for position, name in enumerate(frame.columns)}
+
+    def numbers(self, names: list[str], dtype: np.dtype) -> np.ndarray:
+        """Columns held as numpy numbers, as one array of ``dtype`` (a row per row)."""
+        return self._values[:, [self._positions[name] for name in names]].astype(dtype)
+
+    def objects(self, name: str) -> np.ndarray:
+        return self._values[:, self._positions[name]]
+
+
 def held_as_numbers_of_numpy(dtype: object) -> bool:
     """Whether a column of ``dtype`` holds numpy booleans, integers or floats, which a few rows
     are best taken out of a frame (or hashed) by the block rather than column by column."""
@@ -124,11 +159,11 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _category_codes(values: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
-    """Codes into ``levels`` of the values as text: -1 when missing, ``other``'s code when
-    not a kept level."""
+def _category_codes(values: np.ndarray, levels: tuple[str, ...]) -> np.ndarray:
+    """Codes into ``levels`` of the values (objects) as text: -1 when missing, ``other``'s
+    code when not a kept level."""
     # Each distinct value is looked up once: a column holds a few methods or channels.
-    positions, distinct = pd.factorize(values.to_numpy(dtype=object))
+    positions, distinct = pd.factorize(values)
     code_of = {level: code for code, level in enumerate(levels[:-1])}
     other = len(levels) - 1
     distinct_codes = np.array([code_of.get(str(v), other) for v in distinct] + [-1], np.int16)

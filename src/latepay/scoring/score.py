@@ -12,7 +12,7 @@ import pandas as pd
 
 from latepay.features import Ledger, build_features
 from latepay.models.explanations import top_reasons
-from latepay.models.schema import FEW_ROWS, held_as_numbers_of_numpy
+from latepay.models.schema import BOXED_ROWS, FEW_ROWS, BoxedRows, held_as_numbers_of_numpy
 from latepay.models.training import LateModel
 
 RISK_TIERS = ("low", "medium", "high", "critical")
@@ -74,17 +74,20 @@ def score_features(
         outcome, contributions = model.explain_outcome(features)
     else:
         outcome = model.predict_outcome(features)
-    scored = pd.concat(
-        [invoices[["invoice_id"]].reset_index(drop=True), outcome.reset_index(drop=True)], axis=1
-    )
-    scored["risk_tier"] = risk_tiers(scored["p_late"].to_numpy(), tier_cutoffs)
-    scored["model_version"] = getattr(model, "version_", None)
-    # The same features always hash the same: a score can be traced to exactly its inputs.
-    scored["inputs_hash"] = [f"{value:016x}" for value in feature_row_hashes(features)]
+    # Assembled as one dict and one constructor: column by column, pandas' overhead costs
+    # more than the scoring when a single invoice is scored.
+    columns = {
+        "invoice_id": invoices["invoice_id"].reset_index(drop=True),
+        **{name: values.to_numpy() for name, values in outcome.items()},
+        "risk_tier": risk_tiers(outcome["p_late"].to_numpy(), tier_cutoffs),
+        "model_version": getattr(model, "version_", None),
+        # The same features always hash the same: a score can be traced to exactly its inputs.
+        "inputs_hash": [f"{value:016x}" for value in feature_row_hashes(features)],
+    }
     if explains:
         found = top_reasons(features, contributions, top=reasons)
-        scored["reasons"] = [[reason.to_dict() for reason in row] for row in found]
-    return scored
+        columns["reasons"] = [[reason.to_dict() for reason in row] for row in found]
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(features)))
 
 
 def feature_row_hashes(features: pd.DataFrame) -> np.ndarray:
@@ -93,32 +96,35 @@ def feature_row_hashes(features: pd.DataFrame) -> np.ndarray:
 
     For a few rows, columns held as numbers are hashed a block of one type at a time rather
     than a Series at a time, which then costs more than the scoring; for many, the copies a
-    block takes cost more than that, and pandas hashes them.
+    block takes cost more than that, and pandas hashes them. For fewer still (a scoring group
+    at issuance), the values are taken out boxed, in one call (:class:`BoxedRows`).
     """
     if len(features) > FEW_ROWS:
         return pd.util.hash_pandas_object(features, index=False).to_numpy()
-    dtypes = features.dtypes.to_dict()
+    boxed = BoxedRows(features) if len(features) <= BOXED_ROWS else None
+    dtypes = features.dtypes.to_dict() if boxed is None else boxed.dtypes
     by_type: dict[np.dtype, list[str]] = {}
     for name, dtype in dtypes.items():
         if held_as_numbers_of_numpy(dtype):
             by_type.setdefault(dtype, []).append(name)
     hashes: dict[str, np.ndarray] = {}
-    for names in by_type.values():
+    for dtype, names in by_type.items():
+        numbers = features[names].to_numpy() if boxed is None else boxed.numbers(names, dtype)
         # Elementwise, so a block hashes as its columns would one by one.
-        block = pd.util.hash_array(features[names].to_numpy().T.ravel())
+        block = pd.util.hash_array(numbers.T.ravel())
         hashes.update(zip(names, block.reshape(len(names), len(features)), strict=True))
     for name in features.columns:
         if name in hashes:
             continue
-        column = features[name]
         if dtypes[name] == np.dtype(object):
             # Hashed value by value: pandas first factorizes, which costs more for a few rows,
             # and gives a missing value the largest hash.
-            values = column.to_numpy()
+            values = features[name].to_numpy() if boxed is None else boxed.objects(name)
             hashes[name] = pd.util.hash_array(values, categorize=False)
             hashes[name][pd.isna(values)] = np.iinfo(np.uint64).max
         else:
             # What pandas hashes: the array of an extension or datetime type, else the numbers.
+            column = features[name]
             plain = isinstance(dtypes[name], np.dtype) and dtypes[name].kind not in "mM"
             hashes[name] = pd.util.hash_array(column.to_numpy() if plain else column.array)
     return _combined([hashes[name] for name in features.columns], len(features))
