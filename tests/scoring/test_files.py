@@ -202,3 +202,19 @@ def test_a_file_without_invoices_gives_the_header_alone(scoring: Scoring, tmp_pa
     assert list(scores.columns) == OUTPUT_COLUMNS
     assert scores.empty
     assert scoring.predictions().empty
+
+
+def test_a_row_with_more_fields_than_the_header_is_named_by_its_line(
+    scoring: Scoring, tmp_path: Path
+) -> None:
+    path = write_csv(new_invoices(scoring.ledger, count=4), tmp_path / "ragged.csv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] += ",one too many"  # line 3: the header is line 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with pytest.raises(InputError) as error:
+        read_invoice_file(path, scoring.model)
+
+    assert "ragged.csv: 1 row cannot be scored, so none was" in str(error.value)
+    assert "ragged.csv:3:" in str(error.value)
+    assert "fields but the header has" in str(error.value)

@@ -247,12 +247,15 @@ def _check_columns(
 
 def _refuse_bad_rows(source: SourceTable, validated: ValidatedRows) -> None:
     """Raise one InputError naming the first bad rows, when there are any."""
-    rejected = rejection(source, validated, limit=PROBLEMS_SHOWN, value_chars=_MAX_VALUE_CHARS)
-    if not rejected.total:
+    if not (validated.problems or source.malformed_rows):
+        # Naming a bad row reads the whole file again for line numbers: not for a good file.
         return
+    rejected = rejection(source, validated, limit=PROBLEMS_SHOWN, value_chars=_MAX_VALUE_CHARS)
     unlisted = rejected.total - len(rejected.errors)
     raise InputError(
-        f"{source.name}: {rejected.rows:,} rows cannot be scored, so none was: "
+        f"{source.name}: "
+        + ("1 row cannot" if rejected.rows == 1 else f"{rejected.rows:,} rows cannot")
+        + " be scored, so none was: "
         + "; ".join(str(error) for error in rejected.errors)
         + (f"; and {unlisted:,} more" if unlisted else "")
     )
