@@ -225,12 +225,8 @@ class _ExtraColumn:
     ways :func:`_numeric_if_possible` may give it, so that a query only picks them."""
 
     def __init__(self, values: pd.Series) -> None:
-        if _held_as_numbers(values):
-            numbers = values.astype(float)
-            self._is_text = np.zeros(len(values), dtype=bool)
-        else:
-            numbers = _numbers_in(values)
-            self._is_text = (values.notna() & numbers.isna()).to_numpy()
+        numbers = values.astype(float) if _held_as_numbers(values) else _numbers_in(values)
+        self._is_text = (values.notna() & numbers.isna()).to_numpy()
         self._numbers = numbers.to_numpy(dtype=float)
         # Elementwise, as _numbers_or_text gives it when some value of the query is text.
         self._mixed = (

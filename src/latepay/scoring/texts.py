@@ -1,12 +1,12 @@
 """Scores written as text in bulk: floats as Python writes them, rows as pandas writes CSV.
 
-A million scores formatted value by value take a fifth of ``latepay score``'s minute: pandas'
+A million scores formatted value by value took a quarter of ``latepay score``'s minute: pandas'
 ``to_csv`` and ``repr`` format each float in turn. Arrow formats a column at once, to the
 same shortest digits that read back as the same float; only its notation differs from
 Python's: whole numbers (``1`` against ``1.0``), and where each turns to scientific notation
-(Python below 1e-4 and from 1e16, Arrow below 1e-5 and from 1e10). Values outside the range
-where the two agree are formatted as pandas formats them, so every text is exactly the one
-the slow way wrote.
+(Python below 1e-4 and from 1e16, Arrow below about 1e-9 and from 1e10). Values outside the
+range where the two agree are formatted as pandas formats them, so every text is exactly the
+one the slow way wrote.
 """
 
 from __future__ import annotations
