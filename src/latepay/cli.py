@@ -736,13 +736,6 @@ def serve(
     import os
     import tempfile
 
-    # OpenMP's threads (LightGBM's) sleep between parallel regions instead of spinning: left
-    # to spin, a worker thread kept a second core busy after every prediction, so an invoice
-    # scored at issuance cost about 1.4 times its wall time in CPU, taken from the event loop
-    # and the other server processes. OpenMP reads this once, when LightGBM loads it (below,
-    # with the app; in each worker process, from the environment); a setting given is kept.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 

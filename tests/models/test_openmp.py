@@ -1,4 +1,4 @@
-"""In the server, OpenMP's threads sleep between LightGBM's predictions rather than spin."""
+"""OpenMP's threads sleep between LightGBM's predictions rather than spin (here in a server)."""
 
 from __future__ import annotations
 
