@@ -226,12 +226,9 @@ class _ExtraColumn:
 
     def __init__(self, values: pd.Series) -> None:
         numbers = values.astype(float) if _held_as_numbers(values) else _numbers_in(values)
-        self._is_text = (values.notna() & numbers.isna()).to_numpy()
+        self._is_text = _is_text(values, numbers).to_numpy()
         self._numbers = numbers.to_numpy(dtype=float)
-        # Elementwise, as _numbers_or_text gives it when some value of the query is text.
-        self._mixed = (
-            values.astype(object).where(numbers.isna(), numbers).where(values.notna(), None)
-        ).to_numpy(dtype=object)
+        self._mixed = _numbers_and_text(values, numbers).to_numpy(dtype=object)
 
     def take(self, rows: np.ndarray) -> pd.Series:
         """``_numeric_if_possible`` of the values at ``rows``."""
@@ -335,6 +332,16 @@ def _numbers_in(values: pd.Series) -> pd.Series:
 
 def _numbers_or_text(values: pd.Series, numbers: pd.Series) -> pd.Series:
     """All numbers when every value is one (or missing), else numbers and text as objects."""
-    if (numbers.notna() | values.isna()).all():
+    if not _is_text(values, numbers).any():
         return numbers.astype(float)
+    return _numbers_and_text(values, numbers)
+
+
+def _is_text(values: pd.Series, numbers: pd.Series) -> pd.Series:
+    """Whether each value is text that reads as no number (``numbers``: from _numbers_in)."""
+    return values.notna() & numbers.isna()
+
+
+def _numbers_and_text(values: pd.Series, numbers: pd.Series) -> pd.Series:
+    """Each value as its number, else as its text, missing as None; value by value."""
     return values.astype(object).where(numbers.isna(), numbers).where(values.notna(), None)
