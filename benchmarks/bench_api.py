@@ -23,11 +23,17 @@ The paced runs after it show the latency at lower loads: the same clients, each 
 random time after an answer (exponential, wrk's ``delay()``), so that together they offer the
 given requests per second, each independently of the others (the rate reached is a little
 lower, as each client also waits for its answers; waits are not counted in the latency).
+
+Each run also reports the CPU the server's processes used (user and system, from psutil), in
+cores and per request. In the closed-loop run that sets the ceiling the target is judged
+against: with C ms of CPU per request on N cores the server answers at most N / C requests
+a millisecond, and the clients' mean latency is at least their number over that rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -41,6 +47,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psutil
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
@@ -170,6 +177,16 @@ def server_counts(base_url: str, key: str) -> dict[str, float]:
     }
 
 
+def server_cpu_seconds(server: psutil.Process) -> float:
+    """CPU time (user and system) the server and its worker processes have used so far."""
+    total = 0.0
+    for process in (server, *server.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
@@ -234,6 +251,7 @@ def main() -> int:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
+            server_process = psutil.Process(server.pid)
             days = pd.date_range(issue_date, periods=1000, freq="D")
             issue_dates = ", ".join(f'"{day:%Y-%m-%d}"' for day in days)
             start_time = int(time.time())
@@ -263,7 +281,9 @@ def main() -> int:
                     .replace("RUN_ID", f"B{len(rows)}")
                 )
                 before = server_counts(base_url, key)
+                cpu_before = server_cpu_seconds(server_process)
                 result = run_wrk(base_url, script, clients=clients, seconds=seconds)
+                result["server_cpu"] = server_cpu_seconds(server_process) - cpu_before
                 after = server_counts(base_url, key)
                 done = {name: after[name] - before[name] for name in after}
                 result["mean_group"] = done["requests"] / done["groups"] if done["groups"] else 0
@@ -299,6 +319,8 @@ def main() -> int:
         "errors",
         "mean group",
         "from snapshot",
+        "server cores",
+        "CPU ms/req",
     ):
         table.add_column(column, justify="right")
     for r in rows:
@@ -313,11 +335,24 @@ def main() -> int:
             str(errors),
             f"{r['mean_group']:.1f}",
             f"{r['from_snapshot']:.0%}",
+            f"{r['server_cpu'] / (r['duration_us'] / 1e6):.2f}",
+            f"{1000 * r['server_cpu'] / r['requests']:.2f}" if r["requests"] else "-",
         )
     console.print(table)
     posted = sum(r["requests"] for r in rows)
     console.print(f"Predictions recorded: {recorded:,} (wrk counted {posted:,} completed requests)")
     console.print("Target: p99 <= 30 ms and zero errors at 50 clients.")
+    saturated = next(r for r in rows if r["name"] == f"{args.clients} clients")
+    if saturated["requests"]:
+        cpu_ms = 1000 * saturated["server_cpu"] / saturated["requests"]
+        cores = os.cpu_count() or 1
+        ceiling = 1000 * cores / cpu_ms
+        console.print(
+            f"At {cpu_ms:.2f} ms of server CPU per request, {cores} cores serve at most "
+            f"{ceiling:,.0f} req/s, so {args.clients} closed-loop clients wait at least "
+            f"{1000 * args.clients / ceiling:.1f} ms on average (Little's law); a p99 of 30 ms "
+            f"needs at most {1000 * cores * 0.030 / args.clients:.2f} ms per request."
+        )
     return 0
 
 

@@ -39,10 +39,9 @@ ERRORS = {
 )
 async def post_invoices(
     request: Request,
-    response: Response,
     body: Annotated[InvoiceIn | InvoiceList, Body()],
     _: Role = Depends(require(Role.BILLING)),  # noqa: B008
-) -> IssuedInvoice | IssuedInvoices:
+) -> Response:
     """Each invoice is scored as of its issue date. Posting the same invoice again returns the
     answer it got the first time (200); an id already used for different content is a 409 and
     nothing of the request is stored."""
@@ -56,11 +55,13 @@ async def post_invoices(
     ]
     by_id = {a.invoice_id: a for a in answers}
     answers = [by_id[r.invoice_id] for r in records]
-    if not any(result.created):
-        response.status_code = status.HTTP_200_OK
-    if isinstance(body, list):
-        return IssuedInvoices(results=answers)
-    return answers[0]
+    answer = IssuedInvoices(results=answers) if isinstance(body, list) else answers[0]
+    # Built and checked here already: the route's response model would check it once more.
+    return Response(
+        answer.model_dump_json(),
+        status_code=status.HTTP_201_CREATED if any(result.created) else status.HTTP_200_OK,
+        media_type="application/json",
+    )
 
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail, responses={404: {}})
