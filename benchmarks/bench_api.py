@@ -25,9 +25,12 @@ given requests per second, each independently of the others (the rate reached is
 lower, as each client also waits for its answers; waits are not counted in the latency).
 
 Each run also reports the CPU the server's processes used (user and system, from psutil), in
-cores and per request. In the closed-loop run that sets the ceiling the target is judged
-against: with C ms of CPU per request on N cores the server answers at most N / C requests
-a millisecond, and the clients' mean latency is at least their number over that rate.
+cores and per request, and the part of it the scoring groups took in the thread that handled
+them (``latepay_scoring_group_cpu_seconds``; the rest is the HTTP layer, the model library's
+own threads and the server's other work). In the closed-loop run, the CPU per request sets
+the ceiling the target is judged against: with C ms of CPU per request on N cores the server
+answers at most N / C requests a millisecond, and the clients' mean latency is at least their
+number over that rate.
 """
 
 from __future__ import annotations
@@ -170,6 +173,7 @@ def server_counts(base_url: str, key: str) -> dict[str, float]:
     return {
         "requests": value(r"^latepay_scoring_group_size_sum"),
         "groups": value(r"^latepay_scoring_group_size_count"),
+        "scoring_cpu": value(r"^latepay_scoring_group_cpu_seconds_total"),
         **{
             source: value(rf'^latepay_scoring_group_features_total\{{source="{source}"\}}')
             for source in ("snapshot", "database")
@@ -217,7 +221,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 1
-    console = Console(width=150)
+    console = Console(width=200)
     with tempfile.TemporaryDirectory(prefix="latepay-bench-api-") as tmp:
         folder = Path(tmp)
         database_url = f"sqlite:///{folder / 'latepay.db'}"
@@ -287,6 +291,7 @@ def main() -> int:
                 after = server_counts(base_url, key)
                 done = {name: after[name] - before[name] for name in after}
                 result["mean_group"] = done["requests"] / done["groups"] if done["groups"] else 0
+                result["scoring_cpu"] = done["scoring_cpu"]
                 sourced = done["snapshot"] + done["database"]
                 result["from_snapshot"] = done["snapshot"] / sourced if sourced else 0
                 result.update(name=name, clients=clients, seconds=seconds)
@@ -321,6 +326,7 @@ def main() -> int:
         "from snapshot",
         "server cores",
         "CPU ms/req",
+        "scoring CPU ms/req",
     ):
         table.add_column(column, justify="right")
     for r in rows:
@@ -337,6 +343,7 @@ def main() -> int:
             f"{r['from_snapshot']:.0%}",
             f"{r['server_cpu'] / (r['duration_us'] / 1e6):.2f}",
             f"{1000 * r['server_cpu'] / r['requests']:.2f}" if r["requests"] else "-",
+            f"{1000 * r['scoring_cpu'] / r['requests']:.2f}" if r["requests"] else "-",
         )
     console.print(table)
     posted = sum(r["requests"] for r in rows)

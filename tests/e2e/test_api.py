@@ -369,6 +369,32 @@ def test_metrics_count_requests_and_scores(served: Served) -> None:
     assert "latepay_champion_info{version=" in text
 
 
+def group_timings(client: httpx.Client) -> tuple[float, float, float]:
+    """Scoring groups so far, their wall time in all, and their scoring thread's CPU time."""
+    text = client.get("/metrics").text
+
+    def value(name: str) -> float:
+        found = re.search(rf"^{name} (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return (
+        value("latepay_scoring_group_duration_seconds_count"),
+        value("latepay_scoring_group_duration_seconds_sum"),
+        value("latepay_scoring_group_cpu_seconds_total"),
+    )
+
+
+def test_metrics_time_each_scoring_group(served: Served) -> None:
+    with served.client("billing") as client:
+        before = group_timings(client)
+        client.post("/v1/invoices", json=invoice("API-GROUP-TIME-1"))
+        after = group_timings(client)
+    groups, seconds, cpu = (now - then for now, then in zip(after, before, strict=True))
+    assert groups == 1
+    # A thread cannot use more CPU than the time that passed while it ran.
+    assert 0 < cpu <= seconds
+
+
 def test_a_promoted_model_is_served_without_a_restart(served: Served) -> None:
     before = httpx.get(f"{served.base_url}/healthz").json()["model_version"]
     registry = ModelRegistry(served.folder / "models", served.engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import version as package_version
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             nonlocal events
             events += announce_scores(connection, scored)
 
+        started, cpu_started = time.perf_counter(), time.thread_time()
         results = issue_invoices(
             engine,
             champion.get(),
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_scored=enqueue_events,
             ledger_state=ledger_state,
         )
+        metrics.group_duration.observe(time.perf_counter() - started)
+        metrics.group_cpu.inc(time.thread_time() - cpu_started)
         if events:
             dispatcher.notify()
         metrics.batch_size.observe(len(requests))

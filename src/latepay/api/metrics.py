@@ -58,6 +58,18 @@ class ApiMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=self.registry,
         )
+        self.group_duration = Histogram(
+            "latepay_scoring_group_duration_seconds",
+            "Time one scoring group took to store, score and record its invoices.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.group_cpu = Counter(
+            "latepay_scoring_group_cpu_seconds",
+            "CPU time the scoring groups took in the thread that handled them (threads the "
+            "model library starts for itself are not counted).",
+            registry=self.registry,
+        )
         self.feature_source = Counter(
             "latepay_scoring_group_features",
             "Scoring groups by where their features came from: the prepared ledger snapshot, "
