@@ -67,6 +67,8 @@ from latepay.sample import sample_mapping_path
 LATEPAY = str(Path(sys.executable).with_name("latepay"))
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WARM_UP_SECONDS = 5
+# wrk's error counts: answers other than 2xx and 3xx, then socket errors by what failed.
+ERROR_KINDS = ("non_2xx", "connect", "read", "write", "timeout")
 
 # One new invoice per request, unique across wrk's threads; the summary is printed as JSON.
 # Invoices are issued on the first of ISSUE_DATES, or, with SECONDS_PER_DAY > 0, on the one
@@ -330,7 +332,9 @@ def main() -> int:
     ):
         table.add_column(column, justify="right")
     for r in rows:
-        errors = r["non_2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+        # By kind: a socket error ("read") is not an answer the server got wrong.
+        kinds = {kind: r[kind] for kind in ERROR_KINDS if r[kind]}
+        errors = " ".join(f"{n} {kind}" for kind, n in kinds.items()) or "0"
         table.add_row(
             r["name"],
             str(r["clients"]),
@@ -338,7 +342,7 @@ def main() -> int:
             f"{r['requests']:,}",
             f"{r['requests'] / (r['duration_us'] / 1e6):,.0f}",
             *(f"{r[p] / 1000:.1f}" for p in ("p50", "p90", "p99", "max")),
-            str(errors),
+            errors,
             f"{r['mean_group']:.1f}",
             f"{r['from_snapshot']:.0%}",
             f"{r['server_cpu'] / (r['duration_us'] / 1e6):.2f}",

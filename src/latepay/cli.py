@@ -729,6 +729,15 @@ def serve(
             "snapshot (about one per core); /metrics, whichever answers, counts them all.",
         ),
     ] = 1,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds an idle connection stays open for the caller's next request. Behind "
+            "a proxy or load balancer, make it longer than the proxy's own idle timeout: a "
+            "request sent as the server closes the connection fails.",
+        ),
+    ] = 5,
 ) -> None:
     """Serve the HTTP API (GUIDE §5) with the champion model; Ctrl-C stops it."""
     import contextlib
@@ -764,6 +773,7 @@ def serve(
             host=host,
             port=port,
             access_log=access_log,
+            timeout_keep_alive=keep_alive,
             log_level="info",
             log_config=log_config,
             server_header=False,
