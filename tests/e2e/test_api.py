@@ -176,13 +176,17 @@ def copies_of(originals: pd.DataFrame, prefix: str) -> list[dict]:
     ]
 
 
-def snapshot_groups(client: httpx.Client) -> float:
-    found = re.search(
-        r'^latepay_scoring_group_features_total\{source="snapshot"\} (\S+)$',
-        client.get("/metrics").text,
-        re.M,
-    )
+def metric(text: str, series: str) -> float:
+    """The value of ``series`` (name and labels, as written) in a /metrics ``text``; 0 when
+    it is not there yet."""
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+def snapshot_groups(client: httpx.Client) -> float:
+    return metric(
+        client.get("/metrics").text, 'latepay_scoring_group_features_total{source="snapshot"}'
+    )
 
 
 def test_a_group_answered_from_the_ledger_snapshot_equals_the_backtest(served: Served) -> None:
@@ -372,15 +376,10 @@ def test_metrics_count_requests_and_scores(served: Served) -> None:
 def group_timings(client: httpx.Client) -> tuple[float, float, float]:
     """Scoring groups so far, their wall time in all, and their scoring thread's CPU time."""
     text = client.get("/metrics").text
-
-    def value(name: str) -> float:
-        found = re.search(rf"^{name} (\S+)$", text, re.M)
-        return float(found.group(1)) if found else 0.0
-
     return (
-        value("latepay_scoring_group_duration_seconds_count"),
-        value("latepay_scoring_group_duration_seconds_sum"),
-        value("latepay_scoring_group_cpu_seconds_total"),
+        metric(text, "latepay_scoring_group_duration_seconds_count"),
+        metric(text, "latepay_scoring_group_duration_seconds_sum"),
+        metric(text, "latepay_scoring_group_cpu_seconds_total"),
     )
 
 
